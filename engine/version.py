@@ -1,0 +1,3 @@
+"""The engine's version, recorded in every recipe."""
+
+__version__ = "0.1.0"

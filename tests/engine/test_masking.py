@@ -1,0 +1,34 @@
+import numpy as np
+
+from engine.masking import blend_inside, feather_weights, mask_bbox
+
+
+def test_blend_keeps_outside_bit_identical_and_ramps_inside():
+    rng = np.random.default_rng(0)
+    original = rng.random((40, 40, 3), dtype=np.float32)
+    result = np.ones_like(original)
+    mask = np.zeros((40, 40), bool)
+    mask[10:30, 10:30] = True
+    out = blend_inside(original, result, mask, feather=4)
+    assert np.array_equal(out[~mask], original[~mask])
+    assert np.allclose(out[20, 20], 1.0)            # deep inside: the full result
+    edge = out[10, 20]
+    assert np.all(edge < 1.0) and np.all(edge != original[10, 20])  # at the edge: partial
+
+
+def test_feather_weights_are_zero_outside_and_reach_one():
+    mask = np.zeros((21, 21), bool)
+    mask[2:19, 2:19] = True
+    weights = feather_weights(mask, 3)
+    assert weights[~mask].max() == 0
+    assert weights[10, 10] == 1.0
+    assert 0 < weights[2, 10] < 1
+    assert np.array_equal(feather_weights(mask, 0), mask.astype(np.float32))
+
+
+def test_mask_bbox():
+    mask = np.zeros((10, 10), bool)
+    assert mask_bbox(mask) is None
+    mask[3:5, 6] = True
+    assert mask_bbox(mask) == (slice(3, 5), slice(6, 7))
+    assert mask_bbox(mask, margin=4) == (slice(0, 9), slice(2, 10))

@@ -1,0 +1,47 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from engine.weights import WeightsError, list_models, load_state_dict, model_entry, sha256_file
+
+
+@pytest.fixture
+def models(tmp_path):
+    tensors = {"conv.weight": torch.arange(12, dtype=torch.float32).reshape(3, 4)}
+    path = tmp_path / "tiny.safetensors"
+    save_file(tensors, str(path))
+    manifest = {"models": {"tiny": {"file": path.name, "sha256": sha256_file(path),
+                                    "architecture": "TinyNet", "config": {"width": 4},
+                                    "training": {"steps": 1}}}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    return tmp_path, tensors
+
+
+def test_verified_weights_load_exactly(models):
+    folder, tensors = models
+    state, entry = load_state_dict("tiny", folder=folder)
+    assert torch.equal(state["conv.weight"], tensors["conv.weight"])
+    assert entry.architecture == "TinyNet" and entry.config == {"width": 4}
+    assert entry.meta == {"training": {"steps": 1}}
+    assert list_models(folder) == ["tiny"]
+
+
+def test_a_damaged_file_is_refused(models):
+    folder, _ = models
+    path = folder / "tiny.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="damaged"):
+        load_state_dict("tiny", folder=folder)
+
+
+def test_missing_model_and_missing_file(models):
+    folder, _ = models
+    with pytest.raises(WeightsError, match="'other' is not installed"):
+        model_entry("other", folder)
+    (folder / "tiny.safetensors").unlink()
+    with pytest.raises(WeightsError, match="missing"):
+        load_state_dict("tiny", folder=folder)
