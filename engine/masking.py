@@ -7,10 +7,12 @@ full result ``feather`` pixels inside it, so the blend never spills outside.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
-__all__ = ["blend_inside", "feather_weights", "mask_bbox"]
+__all__ = ["blend_inside", "feather_weights", "mask_bbox", "on_mask_region"]
 
 
 def feather_weights(mask: np.ndarray, feather: float) -> np.ndarray:
@@ -49,3 +51,34 @@ def mask_bbox(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice] | None:
     h, w = mask.shape
     return (slice(max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, h)),
             slice(max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, w)))
+
+
+def on_mask_region(image: np.ndarray, mask: np.ndarray | None, margin: int,
+                   compute: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, tuple]:
+    """Apply ``compute`` to the mask's bounding box grown by ``margin``, or to the whole image.
+
+    Parameters
+    ----------
+    image : ndarray of float32, shape (H, W, C)
+        The op's (read-only) input.
+    mask : ndarray of bool or None
+        Where the op may change pixels; None for the whole image.
+    margin : int
+        How far the filter reads beyond a pixel; pixels further from the mask are not needed.
+    compute : callable
+        Maps a contiguous float32 crop ``h×w×C`` to its filtered version of the same shape.
+
+    Returns
+    -------
+    out : ndarray of float32, shape (H, W, C)
+        A new array: the filtered crop pasted into a copy of ``image``.
+    box : tuple of slice
+        The rows and columns that were filtered.
+    """
+    box = mask_bbox(mask, margin) if mask is not None else None
+    if box is None:
+        box = (slice(0, image.shape[0]), slice(0, image.shape[1]))
+        return compute(np.ascontiguousarray(image)), box
+    out = image.copy()
+    out[box] = compute(np.ascontiguousarray(image[box]))
+    return out, box

@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.deconvolution import KERNELS, make_kernel, richardson_lucy, wiener
 from engine.device import is_out_of_memory, select_device
-from engine.ops.filters_op import on_mask_region
+from engine.masking import on_mask_region
 from engine.ops.registry import Op, OpResult, register
 from engine.params import Choice, Float, Int
 from engine.progress import CancelToken, Progress

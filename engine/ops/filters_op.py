@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.convert import to_float, to_uint8
 from engine.impulse import repair_impulses
-from engine.masking import mask_bbox
+from engine.masking import on_mask_region
 from engine.ops.registry import Op, OpResult, register
 from engine.params import Bool, Float, Int
 from engine.progress import CancelToken, Progress
@@ -28,39 +28,7 @@ __all__ = [
     "MedianOp",
     "NonLocalMeansOp",
     "UnsharpMaskOp",
-    "on_mask_region",
 ]
-
-
-def on_mask_region(image: np.ndarray, mask: np.ndarray | None, margin: int,
-                   compute: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, tuple]:
-    """Apply ``compute`` to the mask's bounding box grown by ``margin``, or to the whole image.
-
-    Parameters
-    ----------
-    image : ndarray of float32, shape (H, W, C)
-        The op's (read-only) input.
-    mask : ndarray of bool or None
-        Where the op may change pixels; None for the whole image.
-    margin : int
-        How far the filter reads beyond a pixel; pixels further from the mask are not needed.
-    compute : callable
-        Maps a contiguous float32 crop ``h×w×C`` to its filtered version of the same shape.
-
-    Returns
-    -------
-    out : ndarray of float32, shape (H, W, C)
-        A new array: the filtered crop pasted into a copy of ``image``.
-    box : tuple of slice
-        The rows and columns that were filtered.
-    """
-    box = mask_bbox(mask, margin) if mask is not None else None
-    if box is None:
-        box = (slice(0, image.shape[0]), slice(0, image.shape[1]))
-        return compute(np.ascontiguousarray(image)), box
-    out = image.copy()
-    out[box] = compute(np.ascontiguousarray(image[box]))
-    return out, box
 
 
 def _keep_layout(filtered: np.ndarray, like: np.ndarray) -> np.ndarray:

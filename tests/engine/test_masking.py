@@ -1,6 +1,6 @@
 import numpy as np
 
-from engine.masking import blend_inside, feather_weights, mask_bbox
+from engine.masking import blend_inside, feather_weights, mask_bbox, on_mask_region
 
 
 def test_blend_keeps_outside_bit_identical_and_ramps_inside():
@@ -32,3 +32,20 @@ def test_mask_bbox():
     mask[3:5, 6] = True
     assert mask_bbox(mask) == (slice(3, 5), slice(6, 7))
     assert mask_bbox(mask, margin=4) == (slice(0, 9), slice(2, 10))
+
+
+def test_on_mask_region_computes_only_the_grown_box():
+    image = np.random.default_rng(3).random((50, 60, 1), dtype=np.float32)
+    mask = np.zeros((50, 60), bool)
+    mask[20:22, 30:33] = True
+    seen = []
+
+    def compute(crop):
+        seen.append(crop.shape)
+        return crop * 0
+
+    out, box = on_mask_region(image, mask, 5, compute)
+    assert seen == [(12, 13, 1)] and box == (slice(15, 27), slice(25, 38))
+    assert np.array_equal(out[:15], image[:15]) and np.all(out[box] == 0)
+    whole, _ = on_mask_region(image, None, 5, compute)
+    assert seen[-1] == (50, 60, 1) and np.all(whole == 0)
