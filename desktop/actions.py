@@ -1,0 +1,186 @@
+"""The window's actions, menus and toolbars, with their shortcuts, in one table-like module.
+
+Every action is created here and wired to a method of the window or one of its controllers;
+:class:`Actions` keeps them by name so the window can enable, check and test them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
+from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QMenu, QStyle, QToolBar
+
+from desktop.icons import drawn_icon, standard_icon
+
+if TYPE_CHECKING:
+    from desktop.main_window import MainWindow
+
+__all__ = ["Actions", "build_actions"]
+
+SP = QStyle.StandardPixmap
+Keys = QKeySequence.StandardKey
+
+
+class Actions(dict[str, QAction]):
+    """Actions by name (``actions["undo"]``)."""
+
+
+def _action(window: MainWindow, actions: Actions, name: str, text: str,
+            slot: Callable[..., object], shortcut=None, icon: QIcon | None = None,
+            tip: str = "", checkable: bool = False) -> QAction:
+    action = QAction(text, window)
+    action.setObjectName(f"action_{name}")
+    if shortcut is not None:
+        shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+        action.setShortcuts([QKeySequence(key) for key in shortcuts])
+    if icon is not None:
+        action.setIcon(icon)
+    if tip:
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+    action.setCheckable(checkable)
+    action.triggered.connect(lambda checked=False: slot(checked) if checkable else slot())
+    window.addAction(action)
+    actions[name] = action
+    return action
+
+
+def build_actions(window: MainWindow) -> Actions:
+    """Create the actions, menus and toolbars of ``window``."""
+    a = Actions()
+    files, view, scene = window.files, window.view, window.scene
+    add = lambda *args, **kw: _action(window, a, *args, **kw)  # noqa: E731
+
+    add("open", "&Open…", files.open_dialog, Keys.Open, standard_icon(SP.SP_DialogOpenButton),
+        "Open an image or a saved session")
+    add("paste", "&Paste from clipboard", files.paste, Keys.Paste,
+        tip="Open the clipboard's image as a new document")
+    add("save", "&Save session", files.save, Keys.Save, standard_icon(SP.SP_DialogSaveButton),
+        "Save layers, mask and recipes as an OpenRaster (.ora) session")
+    add("save_as", "Save session &As…", files.save_as, Keys.SaveAs)
+    add("export", "&Export image…", files.export_image, "Ctrl+E",
+        tip="Write the visible layers flattened to PNG, TIFF, JPEG or WebP")
+    add("export_layer", "Export &layer…", files.export_layer)
+    add("export_mask", "Export &mask…", files.export_mask)
+    add("close", "&Close", files.close_document, Keys.Close)
+    add("quit", "&Quit", window.quit_app, Keys.Quit)
+
+    add("undo", "&Undo", window.undo, Keys.Undo, standard_icon(SP.SP_ArrowBack))
+    add("redo", "&Redo", window.redo, ["Ctrl+Shift+Z", "Ctrl+Y"],
+        standard_icon(SP.SP_ArrowForward))
+
+    tools = QActionGroup(window)
+    for name, text, key in (("brush", "&Brush", "B"), ("eraser", "&Eraser", "E"),
+                            ("lasso", "&Lasso", "L"), ("rect", "&Rectangle", "M")):
+        action = add(f"tool_{name}", text, lambda _c=False, n=name: window.set_tool(n), key,
+                     drawn_icon(name), f"{text.replace('&', '')} tool ({key})", checkable=True)
+        tools.addAction(action)
+    brush = window.brush
+    add("bigger", "Bigger brush", brush.bigger, "]")
+    add("smaller", "Smaller brush", brush.smaller, "[")
+    add("harder", "Harder brush", brush.harder, ["Shift+]", "}", "Shift+}"])
+    add("softer", "Softer brush", brush.softer, ["Shift+[", "{", "Shift+{"])
+    masks = window.masks
+    add("invert", "&Invert mask", lambda: masks.edit("invert"), "Ctrl+I")
+    add("clear", "&Clear mask", lambda: masks.edit("clear"), "Ctrl+Shift+A")
+    add("grow", "&Grow mask…", lambda: masks.edit_px("grow"))
+    add("shrink", "S&hrink mask…", lambda: masks.edit_px("shrink"))
+    add("feather", "&Feather mask…", lambda: masks.edit_px("feather"))
+    add("overlay_colour", "Overlay &colour…", masks.choose_colour)
+    add("overlay_opacity", "Overlay &opacity…", masks.choose_opacity)
+    add("show_mask", "&Show mask", masks.show, "H", checkable=True).setChecked(True)
+
+    add("fit", "&Fit to window", view.fit, "Ctrl+0")
+    add("actual", "&100 %", view.actual_pixels, "Ctrl+1")
+    add("zoom_in", "Zoom &in", view.zoom_in, ["Ctrl++", "Ctrl+="])
+    add("zoom_out", "Zoom &out", view.zoom_out, "Ctrl+-")
+    add("split", "&Compare split view", scene.set_split, "Ctrl+\\", drawn_icon("split"),
+        "Before/after with a draggable divider (hold \\ to peek at the layer below)",
+        checkable=True)
+    add("about", "&About PixelMend", window.about)
+
+    _menus(window, a)
+    _toolbars(window, a)
+    return a
+
+
+def _menus(window: MainWindow, a: Actions) -> None:
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addAction(a["open"])
+    window.recent_menu = QMenu("Open &Recent", window)
+    window.recent_menu.aboutToShow.connect(window.files.fill_recent_menu)
+    file_menu.addMenu(window.recent_menu)
+    file_menu.addAction(a["paste"])
+    file_menu.addSeparator()
+    for name in ("save", "save_as"):
+        file_menu.addAction(a[name])
+    file_menu.addSeparator()
+    for name in ("export", "export_layer", "export_mask"):
+        file_menu.addAction(a[name])
+    file_menu.addSeparator()
+    file_menu.addAction(a["close"])
+    file_menu.addAction(a["quit"])
+
+    edit_menu = bar.addMenu("&Edit")
+    edit_menu.addAction(a["undo"])
+    edit_menu.addAction(a["redo"])
+
+    mask_menu = bar.addMenu("&Mask")
+    for name in ("tool_brush", "tool_eraser", "tool_lasso", "tool_rect"):
+        mask_menu.addAction(a[name])
+    mask_menu.addSeparator()
+    for name in ("bigger", "smaller", "harder", "softer"):
+        mask_menu.addAction(a[name])
+    mask_menu.addSeparator()
+    for name in ("invert", "clear", "grow", "shrink", "feather"):
+        mask_menu.addAction(a[name])
+    mask_menu.addSeparator()
+    for name in ("show_mask", "overlay_colour", "overlay_opacity"):
+        mask_menu.addAction(a[name])
+
+    view_menu = bar.addMenu("&View")
+    for name in ("fit", "actual", "zoom_in", "zoom_out"):
+        view_menu.addAction(a[name])
+    view_menu.addSeparator()
+    view_menu.addAction(a["split"])
+    window.panels_menu = view_menu.addMenu("&Panels")
+
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(a["about"])
+
+
+def _toolbars(window: MainWindow, a: Actions) -> None:
+    main = QToolBar("File and edit", window)
+    main.setObjectName("toolbar_main")
+    for name in ("open", "save", None, "undo", "redo", None, "fit", "actual", "split"):
+        if name is None:
+            main.addSeparator()
+        else:
+            main.addAction(a[name])
+    window.addToolBar(Qt.ToolBarArea.TopToolBarArea, main)
+
+    tools = QToolBar("Mask tools", window)
+    tools.setObjectName("toolbar_tools")
+    for name in ("tool_brush", "tool_eraser", "tool_lasso", "tool_rect"):
+        tools.addAction(a[name])
+    tools.addSeparator()
+    tools.addWidget(QLabel(" Size "))
+    window.size_box = QDoubleSpinBox()
+    window.size_box.setObjectName("brush_size")
+    window.size_box.setRange(1, 2000)
+    window.size_box.setDecimals(0)
+    window.size_box.setSuffix(" px")
+    window.size_box.setToolTip("Brush diameter in image pixels ([ and ])")
+    tools.addWidget(window.size_box)
+    tools.addWidget(QLabel(" Hardness "))
+    window.hardness_box = QDoubleSpinBox()
+    window.hardness_box.setObjectName("brush_hardness")
+    window.hardness_box.setRange(0, 1)
+    window.hardness_box.setSingleStep(0.1)
+    window.hardness_box.setToolTip("1 = hard edge, 0 = soft (Shift+[ and Shift+])")
+    tools.addWidget(window.hardness_box)
+    window.addToolBar(Qt.ToolBarArea.TopToolBarArea, tools)

@@ -1,0 +1,124 @@
+"""Start the editor: the QApplication, the windows, crash recovery and the last-resort error hook.
+
+``main(paths)`` opens the first image in the main window and each further one in a window of its
+own, offers to recover crash copies left by a previous run, and installs a ``sys.excepthook``
+that shows an unexpected error in a message box instead of ending the program (the autosave
+keeps running, so nothing is lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from desktop import dialogs
+from desktop.document.autosave import find_recoveries
+from desktop.main_window import MainWindow
+
+__all__ = ["create_application", "install_excepthook", "main", "new_window",
+           "offer_recoveries", "open_paths"]
+
+log = logging.getLogger(__name__)
+_windows: list[MainWindow] = []
+
+
+def create_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication with the names QSettings uses (HiDPI scaling is on by default in Qt 6)."""
+    QCoreApplication.setOrganizationName("PixelMend")
+    QCoreApplication.setOrganizationDomain("pixelmend.org")
+    QCoreApplication.setApplicationName("PixelMend")
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setApplicationDisplayName("PixelMend")
+    return app
+
+
+def new_window(**kwargs) -> MainWindow:
+    """A new editor window, kept alive until it is closed (then freed with its document)."""
+    window = MainWindow(**kwargs)
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    _windows.append(window)
+    window.destroyed.connect(lambda *_: _windows.remove(window) if window in _windows else None)
+    return window
+
+
+def open_paths(window: MainWindow, paths: Sequence[str]) -> list[MainWindow]:
+    """Open ``paths[0]`` in ``window`` and each further path in a new window."""
+    windows = [window]
+    for i, path in enumerate(paths):
+        target = window if i == 0 else new_window()
+        if target is not window:
+            windows.append(target)
+            target.show()
+        target.files.open_path(path, ask=False)
+    return windows
+
+
+def offer_recoveries(window: MainWindow) -> int:
+    """Offer every crash copy: Recover (open it), Discard (delete it) or Later (keep it).
+
+    Returns the number of documents recovered.
+    """
+    recovered = 0
+    for recovery in find_recoveries():
+        when = recovery.saved_at.strftime("%Y-%m-%d %H:%M")
+        answer = dialogs.ask_recovery(window, recovery.title, when)
+        if answer == "discard":
+            recovery.discard()
+        if answer != "recover":
+            continue
+        try:
+            doc = recovery.open()
+        except Exception as error:
+            dialogs.show_error(window, "Cannot recover", f"{recovery.title}: {error}")
+            continue
+        target = window if window.document is None else new_window()
+        target.set_document(doc)
+        target.show()
+        target.autosave.save_now(wait=True)  # the copy now lives in this session's autosave
+        recovery.discard()
+        recovered += 1
+    return recovered
+
+
+def install_excepthook() -> None:
+    """Show unexpected errors in a message box and keep the program (and the autosave) alive."""
+    showing = False
+
+    def hook(kind, error, tb) -> None:
+        nonlocal showing
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, tb)
+            return
+        text = "".join(traceback.format_exception(kind, error, tb))
+        log.error("unexpected error:\n%s", text)
+        print(text, file=sys.stderr)
+        if showing:
+            return
+        showing = True
+        try:
+            QMessageBox.critical(QApplication.activeWindow(), "Unexpected error",
+                                 f"{kind.__name__}: {error}\n\nPixelMend keeps running and "
+                                 "your work is autosaved; saving now is a good idea.\n\n"
+                                 + text[-1500:])
+        finally:
+            showing = False
+
+    sys.excepthook = hook
+
+
+def main(paths: Sequence[str]) -> int:
+    """Run the editor until the last window closes; return the exit code."""
+    app = create_application()
+    install_excepthook()
+    window = new_window()
+    window.show()
+    open_paths(window, list(paths))
+    QTimer.singleShot(0, lambda: offer_recoveries(window))
+    return int(app.exec())

@@ -1,0 +1,1 @@
+"""The canvas: a QGraphicsView over one document scene, with its mask tools."""

@@ -1,0 +1,258 @@
+"""Opening, saving and exporting for one window, with the questions a careful editor asks.
+
+The original image is never overwritten without asking: "Save" writes an OpenRaster session
+(.ora, asking where the first time), exports always go through a file dialog (which confirms
+replacing a file), and exporting over the file the document was opened from asks once more.
+Every method takes an optional path so tests and scripts can skip the dialogs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from desktop import dialogs, settings
+from desktop.document.document import Document
+from desktop.document.export import export_flat, export_layer, export_mask, keeps_alpha
+from desktop.document.layer import Layer
+from desktop.document.ora import save_ora
+
+if TYPE_CHECKING:
+    from desktop.main_window import MainWindow
+
+__all__ = ["IMAGE_FILTER", "FileController", "same_file"]
+
+IMAGE_FILTER = ("Images and sessions (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp *.ora);;"
+                "All files (*)")
+EXPORT_FILTER = ("PNG (*.png);;TIFF (*.tif *.tiff);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;"
+                 "BMP (*.bmp)")
+SESSION_FILTER = "OpenRaster session (*.ora)"
+
+
+def same_file(a: str | os.PathLike[str] | None, b: str | os.PathLike[str] | None) -> bool:
+    """True when both paths name the same file (resolving links and relative parts)."""
+    if a is None or b is None:
+        return False
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def image_from_clipboard(image: QImage) -> np.ndarray:
+    """A clipboard ``QImage`` as ``uint8`` RGB or RGBA pixels (alpha only when used)."""
+    image = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    width, height = image.width(), image.height()
+    view = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+    rows = view.reshape(height, image.bytesPerLine())[:, :width * 4]
+    pixels = rows.reshape(height, width, 4).copy()
+    return pixels if (pixels[:, :, 3] < 255).any() else np.ascontiguousarray(pixels[:, :, :3])
+
+
+class FileController(QObject):
+    """File menu behaviour of a :class:`~desktop.main_window.MainWindow`."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    @property
+    def doc(self) -> Document | None:
+        return self.window.document
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def confirm_discard(self) -> bool:
+        """Ask about unsaved changes; True when it is fine to drop the current document."""
+        doc = self.doc
+        if doc is None or not doc.dirty:
+            return True
+        answer = dialogs.ask_unsaved(self.window, doc.title)
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def open_dialog(self) -> None:
+        """File → Open…"""
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", settings.last_dir("open"),
+                                              IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | os.PathLike[str], *, ask: bool = True) -> bool:
+        """Open ``path`` in this window (asking about unsaved changes); True on success."""
+        if ask and not self.confirm_discard():
+            return False
+        path = Path(path)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            doc = Document.open(path)
+        except MemoryError:
+            error_text = "there is not enough memory to open it"
+        except Exception as error:  # corrupt, truncated, unsupported: a message, not a crash
+            error_text = str(error) or type(error).__name__
+        else:
+            error_text = ""
+        finally:
+            QApplication.restoreOverrideCursor()
+        if error_text:
+            dialogs.show_error(self.window, "Cannot open file", f"Cannot open {path.name}:\n\n"
+                               f"{error_text}")
+            return False
+        self.window.set_document(doc)
+        settings.add_recent_file(path)
+        settings.remember_dir("open", path)
+        return True
+
+    def fill_recent_menu(self) -> None:
+        """Rebuild File → Open Recent."""
+        menu = self.window.recent_menu
+        menu.clear()
+        recent = settings.recent_files()
+        for path in recent:
+            action = menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
+        if not recent:
+            menu.addAction("No recent files").setEnabled(False)
+        else:
+            menu.addSeparator()
+            menu.addAction("Clear list", settings.clear_recent_files)
+
+    def paste(self) -> bool:
+        """File → Paste: the clipboard's image (or copied file) as a new document."""
+        clipboard = QGuiApplication.clipboard()
+        data = clipboard.mimeData()
+        if data is not None and data.hasUrls():
+            files = [url.toLocalFile() for url in data.urls() if url.isLocalFile()]
+            if files:
+                return self.open_path(files[0])
+        image = clipboard.image()
+        if image.isNull():
+            self.window.statusBar().showMessage("The clipboard holds no image", 4000)
+            return False
+        if not self.confirm_discard():
+            return False
+        doc = Document([Layer(image_from_clipboard(image), name="Pasted")],
+                       title="Pasted image")
+        self.window.set_document(doc)
+        return True
+
+    def close_document(self) -> bool:
+        """File → Close: drop the document (asking first), keep the window."""
+        if not self.confirm_discard():
+            return False
+        self.window.set_document(None)
+        return True
+
+    # -- saving -----------------------------------------------------------------------------
+
+    def save(self) -> bool:
+        """Save the session to its .ora, or ask where (never over the source image)."""
+        doc = self.doc
+        if doc is None:
+            return False
+        if doc.save_path is None or doc.save_path.suffix.lower() != ".ora":
+            return self.save_as()
+        return self._write_session(doc.save_path)
+
+    def save_as(self, path: str | os.PathLike[str] | None = None) -> bool:
+        """Save the session as a new .ora file."""
+        doc = self.doc
+        if doc is None:
+            return False
+        if path is None:
+            start = self._suggest(doc, "save", ".ora")
+            path, _ = QFileDialog.getSaveFileName(self.window, "Save session", start,
+                                                  SESSION_FILTER)
+            if not path:
+                return False
+        path = Path(path)
+        if path.suffix.lower() != ".ora":
+            path = path.with_name(path.name + ".ora")
+        return self._write_session(path)
+
+    def _write_session(self, path: Path) -> bool:
+        doc = self.doc
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            save_ora(doc, path)
+        except Exception as error:
+            QApplication.restoreOverrideCursor()
+            dialogs.show_error(self.window, "Cannot save", str(error))
+            return False
+        QApplication.restoreOverrideCursor()
+        doc.mark_saved(path)
+        settings.add_recent_file(path)
+        settings.remember_dir("save", path)
+        self.window.saved()
+        self.window.statusBar().showMessage(f"Saved {path.name}", 4000)
+        return True
+
+    # -- exporting --------------------------------------------------------------------------
+
+    def export_image(self, path: str | os.PathLike[str] | None = None) -> Path | None:
+        """Export the visible layers flattened."""
+        return self._export("image", "_repaired", path, lambda p: export_flat(self.doc, p,
+                                                                              overwrite=True))
+
+    def export_layer(self, path: str | os.PathLike[str] | None = None) -> Path | None:
+        """Export the active layer as it is."""
+        doc = self.doc
+        index = doc.active_index if doc else 0
+        return self._export("layer", "_layer", path,
+                            lambda p: export_layer(self.doc, index, p, overwrite=True))
+
+    def export_mask(self, path: str | os.PathLike[str] | None = None) -> Path | None:
+        """Export the mask as 8-bit gray PNG (white = repair)."""
+        return self._export("mask", "_mask", path,
+                            lambda p: export_mask(self.doc, p, overwrite=True), "PNG (*.png)")
+
+    def _export(self, what: str, suffix: str, path, write, filters: str = EXPORT_FILTER):
+        doc = self.doc
+        if doc is None:
+            return None
+        if path is None:
+            start = self._suggest(doc, "export", ".png", suffix)
+            path, _ = QFileDialog.getSaveFileName(self.window, f"Export {what}", start, filters)
+            if not path:
+                return None  # the dialog itself confirmed replacing an existing file
+        elif Path(path).exists() and not dialogs.confirm(
+                self.window, "Replace file?", f"{Path(path).name} exists. Replace it?"):
+            return None
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(".png")
+        if same_file(path, doc.source_path) and not dialogs.confirm(
+                self.window, "Replace the original?",
+                f"{path.name} is the image this document was opened from.\n\nExporting over it "
+                "replaces the original pixels for good. Replace the original file?"):
+            return None
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            written = write(path)
+        except Exception as error:
+            QApplication.restoreOverrideCursor()
+            dialogs.show_error(self.window, f"Cannot export {what}", str(error))
+            return None
+        QApplication.restoreOverrideCursor()
+        settings.remember_dir("export", written)
+        flattened = not keeps_alpha(written) and any(
+            layer.has_alpha for layer in doc.layers if layer.visible)
+        note = " (transparency flattened onto white)" if flattened else ""
+        self.window.statusBar().showMessage(f"Exported {written.name}{note}", 6000)
+        return written
+
+    @staticmethod
+    def _suggest(doc: Document, kind: str, extension: str, suffix: str = "") -> str:
+        base = doc.save_path or doc.source_path
+        stem = (base.stem if base else Path(doc.title).stem) or "untitled"
+        folder = str(base.parent) if base else settings.last_dir(kind)
+        return str(Path(folder) / f"{stem}{suffix}{extension}")

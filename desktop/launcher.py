@@ -1,0 +1,40 @@
+"""The ``pixelmend`` console entry point: the engine's command line or the editor.
+
+``pixelmend ops|run|bench|--version|--help ...`` goes to :func:`engine.cli.main`, except
+``pixelmend bench ui`` which measures the editor (:mod:`desktop.bench_ui`). Anything else opens the
+editor with the arguments as image paths. PySide6 is imported only on the editor path, so the
+command line does not pay for Qt.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+__all__ = ["CLI_COMMANDS", "main"]
+
+CLI_COMMANDS = frozenset({"ops", "run", "bench", "--version", "-h", "--help"})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch the command line and return the exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments after the program name; ``sys.argv[1:]`` when omitted.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:2] == ["bench", "ui"]:
+        from desktop.bench_ui import main as bench_ui_main
+
+        return bench_ui_main(args[2:])
+    if args and args[0] in CLI_COMMANDS:
+        from engine.cli import main as cli_main
+
+        return cli_main(args)
+    if args[:1] == ["--"]:
+        args = args[1:]
+    from desktop.app import main as app_main
+
+    return app_main(args)

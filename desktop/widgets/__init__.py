@@ -1,0 +1,1 @@
+"""Dock panels and small widgets of the editor window."""

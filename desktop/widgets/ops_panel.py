@@ -1,0 +1,216 @@
+"""The ops panel: pick an op, see what it does and how it uses the mask, set its params, run it.
+
+Everything shown comes from the registry (title, category, description, mask use, devices and
+param specs), so a new op appears here without a line of UI code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.widgets.param_form import ParamForm
+from engine.convert import to_uint8
+from engine.ops import all_ops, get_op
+from engine.ops.registry import Op
+
+__all__ = ["OpsPanel", "mask_note"]
+
+_DEVICE_TITLES = {"cpu": "CPU", "cuda": "GPU (CUDA)", "mps": "GPU (Apple)"}
+
+
+def mask_note(op: type[Op]) -> str:
+    """One line telling a person how ``op`` uses the mask."""
+    if op.mask_use == "ignore":
+        return "Ignores the mask; proposes a new mask you can edit."
+    if op.needs_mask:
+        return "Needs a mask: changes only the painted area."
+    if op.mask_use == "feather":
+        return "Only inside the mask (soft edge) when one is painted, else the whole image."
+    return "Only inside the mask when one is painted, else the whole image."
+
+
+class OpsPanel(QWidget):
+    """Op chooser, description, parameter form, Run/Cancel and progress.
+
+    Signals
+    -------
+    run_requested(str op, dict params, object device) : the Run button was pressed.
+    cancel_requested() : the Cancel button was pressed.
+    """
+
+    run_requested = Signal(str, dict, object)
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.combo = QComboBox()
+        self.combo.setObjectName("op_combo")
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.mask_info = QLabel()
+        self.mask_info.setWordWrap(True)
+        self.mask_info.setObjectName("mask_info")
+        self.form = ParamForm()
+        self.device = QComboBox()
+        self.device.setToolTip("Where the op runs; Automatic prefers the GPU when there is one")
+        self.run_button = QPushButton("Run")
+        self.run_button.setObjectName("run_button")
+        self.run_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancel_button")
+        self.cancel_button.setEnabled(False)
+        self.reset_button = QPushButton("Defaults")
+        self.reset_button.setToolTip("Reset every parameter to its default")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.preview = QLabel()
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setVisible(False)
+        self._layout()
+        self._fill_ops()
+        self.combo.currentIndexChanged.connect(self._op_changed)
+        self.run_button.clicked.connect(self._run_clicked)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.reset_button.clicked.connect(self.form.reset)
+        self._op_changed()
+
+    def _layout(self) -> None:
+        self._scroll = scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self.form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.reset_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        device_row = QHBoxLayout()
+        device_row.addWidget(QLabel("Device"))
+        device_row.addWidget(self.device, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.combo)
+        layout.addWidget(self.description)
+        layout.addWidget(self.mask_info)
+        layout.addWidget(scroll)
+        layout.addLayout(device_row)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.preview)
+        layout.addStretch(1)
+
+    def _fill_ops(self) -> None:
+        category = None
+        for op in all_ops():
+            if op.category != category:
+                category = op.category
+                self.combo.addItem(f"— {category} —")
+                header = self.combo.model().item(self.combo.count() - 1)
+                header.setEnabled(False)
+            self.combo.addItem(f"  {op.title}", op.name)
+        for index in range(self.combo.count()):
+            if self.combo.itemData(index):
+                self.combo.setCurrentIndex(index)
+                break
+
+    # -- state ----------------------------------------------------------------------------
+
+    def current_op(self) -> type[Op] | None:
+        """The chosen op class, or None when the registry is empty."""
+        name = self.combo.currentData()
+        return get_op(name) if name else None
+
+    def select_op(self, name: str) -> None:
+        """Choose the op called ``name``."""
+        index = self.combo.findData(name)
+        if index < 0:
+            raise KeyError(f"no op named {name!r} in the ops panel")
+        self.combo.setCurrentIndex(index)
+
+    def load_recipe(self, recipe: dict[str, Any]) -> None:
+        """Show a layer's recipe: its op and its parameter values."""
+        self.select_op(str(recipe["op"]))
+        self.form.reset()
+        self.form.set_values(dict(recipe.get("params") or {}))
+
+    def _op_changed(self) -> None:
+        op = self.current_op()
+        self.form.set_specs(op.params if op else ())
+        # New editors become visible (and count for the layout) in the next event loop pass.
+        QTimer.singleShot(0, self._fit_form_height)
+        self.description.setText(op.description if op else "No ops are installed.")
+        self.mask_info.setText(mask_note(op) if op else "")
+        self.device.clear()
+        self.device.addItem("Automatic", None)
+        for kind in op.devices if op else ():
+            self.device.addItem(_DEVICE_TITLES.get(kind, kind), kind)
+        self.run_button.setEnabled(op is not None and not self.cancel_button.isEnabled())
+
+    def _fit_form_height(self) -> None:
+        """No taller than the form needs; a long form gets a scroll bar when space runs out."""
+        height = self.form.sizeHint().height() + 2 * self._scroll.frameWidth()
+        self._scroll.setMaximumHeight(height)
+        self._scroll.setMinimumHeight(min(height, 8 * self.fontMetrics().height()))
+
+    def _run_clicked(self) -> None:
+        op = self.current_op()
+        if op is None:
+            return
+        try:
+            params = self.form.values()
+        except ValueError as error:
+            self.status.setText(str(error))
+            return
+        self.run_requested.emit(op.name, params, self.device.currentData())
+
+    # -- job feedback ---------------------------------------------------------------------
+
+    def set_busy(self, busy: bool, message: str = "") -> None:
+        """Switch between the running and idle look."""
+        self.cancel_button.setEnabled(busy)
+        self.run_button.setEnabled(not busy and self.current_op() is not None)
+        self.progress.setValue(0)
+        self.preview.clear()  # a preview belongs to the run in progress only
+        self.preview.setVisible(False)
+        self.status.setText(message)
+
+    def show_progress(self, fraction: float, message: str) -> None:
+        """A throttled progress report from the job runner."""
+        self.progress.setValue(round(fraction * 1000))
+        if message:
+            self.status.setText(message)
+
+    def show_preview(self, image: np.ndarray) -> None:
+        """A live preview (GAN training and the like), scaled to the panel's width."""
+        array = to_uint8(np.asarray(image))
+        if array.ndim == 3 and array.shape[2] == 1:
+            array = np.ascontiguousarray(array[:, :, 0])
+        height, width = array.shape[:2]
+        if array.ndim == 2:
+            qimage = QImage(array, width, height, width, QImage.Format.Format_Grayscale8)
+        else:
+            array = np.ascontiguousarray(array[:, :, :3])
+            qimage = QImage(array, width, height, width * 3, QImage.Format.Format_RGB888)
+        pixmap = QPixmap.fromImage(qimage)  # copies; ``array`` may go after this line
+        side = max(self.width() - 16, 64)
+        self.preview.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                             Qt.TransformationMode.SmoothTransformation))
+        self.preview.setVisible(True)

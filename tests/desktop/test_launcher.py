@@ -1,0 +1,56 @@
+"""The console entry point: engine CLI without Qt, ``bench ui``, and the editor."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from desktop import bench_ui, launcher
+
+PROBE = textwrap.dedent("""
+    import sys, types
+    calls = []
+    fake = types.ModuleType("engine.cli")
+    fake.main = lambda argv: calls.append(list(argv)) or 7
+    sys.modules["engine.cli"] = fake
+    from desktop.launcher import main
+    code = main({argv!r})
+    print(code, calls, "PySide6" in sys.modules)
+""")
+
+
+@pytest.mark.parametrize("argv", [["ops"], ["run", "median", "a.png"], ["bench", "classical"],
+                                  ["--version"], ["-h"], ["--help"]])
+def test_cli_subcommands_go_to_the_engine_without_qt(argv):
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    out = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True,
+                         text=True, env=env, timeout=60, check=True).stdout.split(maxsplit=1)
+    assert out[0] == "7"
+    assert out[1].strip() == f"[{argv!r}] False"
+
+
+def test_bench_ui_and_editor_routes(monkeypatch):
+    seen = []
+    monkeypatch.setattr(bench_ui, "main", lambda argv: seen.append(("bench", argv)) or 3)
+    import desktop.app
+
+    monkeypatch.setattr(desktop.app, "main", lambda paths: seen.append(("editor", paths)) or 0)
+    assert launcher.main(["bench", "ui", "--megapixels", "1"]) == 3
+    assert launcher.main(["photo.png", "scan.tif"]) == 0
+    assert launcher.main(["--", "-odd-name.png"]) == 0
+    assert launcher.main([]) == 0
+    assert seen == [("bench", ["--megapixels", "1"]), ("editor", ["photo.png", "scan.tif"]),
+                    ("editor", ["-odd-name.png"]), ("editor", [])]
+
+
+def test_bench_ui_measures_the_real_window(qapp, capsys):
+    figures = bench_ui.run(0.05, dabs=20)
+    assert figures["layers"] == 3
+    assert 0 < figures["dab_fit_s"][0] < 1.0 and 0 < figures["open_s"][0] < 30
+    assert figures["rss_three_layers_mb"] >= figures["rss_one_layer_mb"] > 10
+    table = bench_ui.format_table(figures)
+    assert "brush dab, fit zoom" in table and "RSS, 3 layers" in table

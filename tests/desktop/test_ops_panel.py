@@ -1,0 +1,64 @@
+"""The ops panel: ops from the registry grouped by category, mask notes, run and feedback."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from desktop.widgets.ops_panel import OpsPanel, mask_note
+from engine.ops import all_ops, get_op
+
+
+def test_lists_every_op_under_its_category(qtbot):
+    panel = OpsPanel()
+    qtbot.addWidget(panel)
+    names = [panel.combo.itemData(i) for i in range(panel.combo.count())]
+    assert sorted(name for name in names if name) == sorted(op.name for op in all_ops())
+    headers = [panel.combo.itemText(i) for i in range(panel.combo.count())
+               if not panel.combo.itemData(i)]
+    assert headers == [f"— {category} —" for category in
+                       dict.fromkeys(op.category for op in all_ops())]
+    first_header = names.index(None)
+    assert not panel.combo.model().item(first_header).isEnabled()
+
+
+def test_selecting_an_op_shows_its_description_mask_use_and_params(qtbot):
+    panel = OpsPanel()
+    qtbot.addWidget(panel)
+    panel.select_op("median")
+    median = get_op("median")
+    assert panel.description.text() == median.description
+    assert panel.mask_info.text() == mask_note(median)
+    assert panel.form.values() == {"size": 5}
+    assert [panel.device.itemData(i) for i in range(panel.device.count())] == [
+        None, *median.devices]
+
+
+def test_mask_notes_cover_every_kind():
+    class Fake:
+        needs_mask = False
+        mask_use = "blend"
+
+    assert "Only inside the mask" in mask_note(Fake)
+    Fake.mask_use = "ignore"
+    assert "proposes a new mask" in mask_note(Fake)
+    Fake.mask_use, Fake.needs_mask = "hole", True
+    assert mask_note(Fake).startswith("Needs a mask")
+
+
+def test_run_button_emits_the_form_values_and_busy_state(qtbot):
+    panel = OpsPanel()
+    qtbot.addWidget(panel)
+    panel.select_op("median")
+    panel.form.set_values({"size": 9})
+    with qtbot.waitSignal(panel.run_requested) as signal:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert signal.args == ["median", {"size": 9}, None]
+    panel.set_busy(True, "Running")
+    assert not panel.run_button.isEnabled() and panel.cancel_button.isEnabled()
+    panel.show_progress(0.42, "tile 3 of 7")
+    assert panel.progress.value() == 420 and panel.status.text() == "tile 3 of 7"
+    panel.show_preview(np.full((10, 20, 3), 0.5, np.float32))
+    assert panel.preview.isVisibleTo(panel) and not panel.preview.pixmap().isNull()
+    panel.set_busy(False, "done")
+    assert panel.run_button.isEnabled() and not panel.preview.isVisibleTo(panel)
