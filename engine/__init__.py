@@ -1,0 +1,49 @@
+"""PixelMend's engine: image repair and generation algorithms, with no user interface.
+
+Everything here works on numpy arrays (float32 ``H×W×C`` in ``[0, 1]``, masks ``bool H×W``)
+and never imports Qt. torch is imported only when an op that needs it runs.
+
+Typical use::
+
+    from engine import imageio, run_op, to_float
+    loaded = imageio.load("scan.png")
+    result = run_op("adaptive_median", to_float(loaded.pixels[..., :3]))
+"""
+
+from engine import imageio
+from engine.convert import from_float, to_float
+from engine.metrics import masked_psnr, masked_ssim, psnr, ssim
+from engine.ops import Op, OpError, OpResult, all_ops, get_op, op_names, register, run_op
+from engine.params import Bool, Choice, Float, Int, ParamError, Seed
+from engine.progress import CancelToken, Cancelled
+from engine.recipe import Recipe, load_recipe
+from engine.version import __version__
+
+__all__ = [
+    "Bool",
+    "CancelToken",
+    "Cancelled",
+    "Choice",
+    "Float",
+    "Int",
+    "Op",
+    "OpError",
+    "OpResult",
+    "ParamError",
+    "Recipe",
+    "Seed",
+    "__version__",
+    "all_ops",
+    "from_float",
+    "get_op",
+    "imageio",
+    "load_recipe",
+    "masked_psnr",
+    "masked_ssim",
+    "op_names",
+    "psnr",
+    "register",
+    "run_op",
+    "ssim",
+    "to_float",
+]
