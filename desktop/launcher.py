@@ -2,12 +2,14 @@
 
 ``pixelmend ops|run|bench|--version|--help ...`` goes to :func:`engine.cli.main`, except
 ``pixelmend bench ui`` which measures the editor (:mod:`desktop.bench_ui`). Anything else opens the
-editor with the arguments as image paths. PySide6 is imported only on the editor path, so the
-command line does not pay for Qt.
+editor with the arguments as image paths. ``pixelmend --self-test`` loads every shipped model
+and runs every op on a small image (the packaged app's check). PySide6 is imported only on the
+editor path, so the command line does not pay for Qt.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,8 +35,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.cli import main as cli_main
 
         return cli_main(args)
+    if args[:1] == ["--self-test"]:
+        from engine.selftest import run_selftest
+
+        return run_selftest()
     if args[:1] == ["--"]:
         args = args[1:]
+    problem = _why_no_editor()
+    if problem:
+        print(f"pixelmend: error: {problem}", file=sys.stderr)
+        return 2
     from desktop.app import main as app_main
 
     return app_main(args)
+
+
+def _why_no_editor() -> str | None:
+    """A one-line reason the editor cannot start here, or None when it can."""
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        return ("no display to open the editor on (DISPLAY and WAYLAND_DISPLAY are unset); "
+                "use 'pixelmend run ...' for files, or see 'pixelmend --help'")
+    try:
+        import desktop.app  # noqa: F401
+    except ImportError as error:
+        return f"the editor is not available in this installation: {error}"
+    return None

@@ -15,7 +15,7 @@ from engine.convert import from_float, to_float
 from engine.metrics import masked_psnr, masked_ssim, psnr, ssim
 from engine.ops import Op, OpError, OpResult, all_ops, get_op, op_names, register, run_op
 from engine.params import Bool, Choice, Float, Int, ParamError, Seed
-from engine.progress import CancelToken, Cancelled
+from engine.progress import Cancelled, CancelToken
 from engine.recipe import Recipe, load_recipe
 from engine.version import __version__
 

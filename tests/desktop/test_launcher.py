@@ -54,3 +54,19 @@ def test_bench_ui_measures_the_real_window(qapp, capsys):
     assert figures["rss_three_layers_mb"] >= figures["rss_one_layer_mb"] > 10
     table = bench_ui.format_table(figures)
     assert "brush dab, fit zoom" in table and "RSS, 3 layers" in table
+
+
+def test_without_a_display_the_editor_says_so_in_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "platform", "linux")
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    assert launcher.main(["photo.png"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no display" in err[0] and "pixelmend run" in err[0]
+
+
+def test_self_test_flag_runs_the_engine_self_test(monkeypatch):
+    import engine.selftest
+
+    monkeypatch.setattr(engine.selftest, "run_selftest", lambda: 0)
+    assert launcher.main(["--self-test"]) == 0

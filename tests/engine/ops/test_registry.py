@@ -3,7 +3,7 @@ import pytest
 
 from engine.ops import Op, OpError, OpResult, get_op, op_names, register, run_op
 from engine.params import Float, ParamError
-from engine.progress import CancelToken, Cancelled
+from engine.progress import Cancelled, CancelToken
 
 
 @register
