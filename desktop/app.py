@@ -14,11 +14,13 @@ import traceback
 from collections.abc import Sequence
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop import dialogs
 from desktop.document.autosave import find_recoveries
 from desktop.main_window import MainWindow
+from engine.resources import resources_dir
 
 __all__ = ["create_application", "install_excepthook", "main", "new_window",
            "offer_recoveries", "open_paths"]
@@ -36,7 +38,17 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     if app is None:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
     app.setApplicationDisplayName("PixelMend")
+    # Lets Wayland and desktop shells match windows to the installed .desktop entry and icon.
+    QGuiApplication.setDesktopFileName("io.pixelmend.PixelMend")
+    app.setWindowIcon(_app_icon())
     return app
+
+
+def _app_icon() -> QIcon:
+    icon = QIcon()
+    for path in sorted((resources_dir() / "icons").glob("pixelmend-*.png")):
+        icon.addFile(str(path))
+    return icon
 
 
 def new_window(**kwargs) -> MainWindow:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import threading
 from contextlib import suppress
 
-from PySide6.QtCore import QPointF, Signal
+from PySide6.QtCore import QPointF, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from desktop.document.document import Document
+
+DEVICE_LOOKUP_DELAY_MS = 1500
 
 __all__ = ["StatusBar", "describe_pixel"]
 
@@ -47,9 +49,11 @@ class StatusBar(QStatusBar):
         self._device_found.connect(self._show_device)
         self.device_thread: threading.Thread | None = None
         if look_up_device:
+            # Naming the device imports torch (seconds on a small CPU): start it once the window
+            # is on screen, so start-up does not share the cores with it.
             self.device_thread = threading.Thread(target=self._look_up_device,
                                                   name="pixelmend-device", daemon=True)
-            self.device_thread.start()
+            QTimer.singleShot(DEVICE_LOOKUP_DELAY_MS, self.device_thread.start)
 
     def _look_up_device(self) -> None:
         tip = ""

@@ -180,3 +180,12 @@ def test_each_further_path_opens_its_own_window(qtbot, tmp_path, photo_path):
     windows[1].close()  # clean: closes without asking, and is freed
     qtbot.waitUntil(lambda: windows[1] not in app_module._windows, timeout=2_000)
     first_window.shutdown()
+
+
+def test_application_has_the_shipped_icon_and_desktop_entry_name(qapp):
+    from PySide6.QtGui import QGuiApplication
+
+    app = app_module.create_application()
+    assert not app.windowIcon().isNull()
+    assert 512 in {size.width() for size in app.windowIcon().availableSizes()}
+    assert QGuiApplication.desktopFileName() == "io.pixelmend.PixelMend"
