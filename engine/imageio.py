@@ -27,12 +27,11 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 import threading
 import warnings
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +39,8 @@ import cv2
 import numpy as np
 import tifffile
 from PIL import Image, ImageCms, UnidentifiedImageError
+
+from engine.atomic import atomic_write
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "SUPPORTED_EXTENSIONS", "ImageReadError", "ImageWriteError",
@@ -583,32 +584,12 @@ def save(path: str | os.PathLike[str], pixels: np.ndarray, *, icc_profile: bytes
                       flatten_alpha=flatten_alpha)
     except ImageWriteError as exc:
         raise ImageWriteError(f"Cannot save {target.name}: {exc}", target) from exc
-    tmp: str | None = None
     try:
-        with tempfile.NamedTemporaryFile(delete=False, dir=target.parent,
-                                         prefix=f".{target.name}.", suffix=".tmp") as fh:
-            tmp = fh.name
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_UMASK
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-        tmp = None
+        with atomic_write(target) as handle:
+            handle.write(data)
     except OSError as exc:
         raise ImageWriteError(f"Cannot save {target.name}: {exc.strerror or exc}",
                               target) from exc
-    finally:
-        if tmp is not None:
-            with suppress(OSError):
-                os.unlink(tmp)
     return target
 
 
-def _read_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 from contextlib import suppress
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.document.ora import OraSnapshot, load_ora, save_ora, snapshot
+from engine.atomic import atomic_write
 
 if TYPE_CHECKING:
     from desktop.document.document import Document
@@ -105,20 +105,8 @@ def pid_alive(pid: int, start: str | None = None) -> bool:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp: str | None = None
-    try:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", delete=False, dir=path.parent,
-                                         prefix=f".{path.name}.", suffix=".tmp") as handle:
-            tmp = handle.name
-            json.dump(data, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    finally:
-        if tmp is not None:
-            with suppress(OSError):
-                os.unlink(tmp)
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1)
 
 
 class Autosaver:

@@ -21,13 +21,11 @@ import binascii
 import json
 import math
 import os
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +35,7 @@ import numpy as np
 
 from desktop.document.composite import flatten_pixels
 from desktop.document.layer import Layer
+from engine.atomic import atomic_write
 
 if TYPE_CHECKING:
     from desktop.document.document import Document
@@ -134,31 +133,12 @@ def save_ora(doc: Document | OraSnapshot, path: str | Path) -> Path:
     target = Path(path)
     if not target.parent.is_dir():
         raise OraError(f"Cannot save {target.name}: the folder {target.parent} does not exist")
-    tmp: str | None = None
     try:
-        with tempfile.NamedTemporaryFile(delete=False, dir=target.parent,
-                                         prefix=f".{target.name}.", suffix=".tmp") as handle:
-            tmp = handle.name
+        with atomic_write(target) as handle:
             _write_archive(handle, snap)
-            handle.flush()
-            os.fsync(handle.fileno())
-        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-        tmp = None
     except OSError as error:
         raise OraError(f"Cannot save {target.name}: {error.strerror or error}") from error
-    finally:
-        if tmp is not None:
-            with suppress(OSError):
-                os.unlink(tmp)
     return target
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _entry(name: str, compress: int) -> zipfile.ZipInfo:
