@@ -53,6 +53,7 @@ __all__ = [
     "list_images",
     "run_suite",
     "suite_names",
+    "write_json_report",
 ]
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Suite:
 
 SUITES: dict[str, Suite] = {
     "classical": Suite("engine.bench:classical_suite"),
+    "texture": Suite("engine.texture.bench:suite", "engine.texture.bench:add_suite_arguments"),
 }
 
 
@@ -748,6 +750,18 @@ def classical_suite(args: argparse.Namespace) -> int:
                                    encoding="utf-8")
         _log(args, f"raw numbers written to {args.json}")
     return 1 if failures else 0
+
+
+def write_json_report(args: argparse.Namespace, suite: str, rows: Sequence[Mapping[str, Any]],
+                      **extra: Any) -> None:
+    """Save a suite's raw rows to ``--json FILE`` when it was given (every suite uses this)."""
+    if not getattr(args, "json", None):
+        return
+    report = {"suite": suite, "data": str(args.data), "seed": getattr(args, "seed", 0),
+              "environment": _environment(), "rows": list(rows), **extra}
+    Path(args.json).write_text(json.dumps(report, indent=2, default=_jsonable) + "\n",
+                               encoding="utf-8")
+    _log(args, f"raw numbers written to {args.json}")
 
 
 def _numbers(record: Mapping[str, Any]) -> dict[str, float]:

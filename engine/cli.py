@@ -461,6 +461,8 @@ def _process(job: Job, plan: RunPlan, bar: ProgressBar, cancel: Any,
         pixels = from_float(to_float(proposal), np.uint8)  # white = proposed
         written = imageio.save(target, pixels, overwrite=plan.overwrite)
         return Path(written), f"mask proposal, {proposal.mean() * 100:.2f}% marked"
+    if alpha is not None and alpha.shape[:2] != result.image.shape[:2]:
+        alpha = None  # a generated image of another size has no alpha of its own
     pixels = join_alpha(from_float(result.image, loaded.pixels.dtype), alpha)
     flatten = alpha is not None and job.target.suffix.lower() in (".jpg", ".jpeg", ".bmp") \
         and bool((alpha < np.iinfo(alpha.dtype).max).any())

@@ -198,3 +198,15 @@ def test_a_suite_can_add_its_own_options(data_dir, capsys, monkeypatch):
     assert seen["suite"] == "toy" and seen["data"] == str(data_dir) and seen["threads"] == 1
     assert main(["bench", "classical", "--data", str(data_dir), "--levels", "3"]) == 2
     assert "--levels" in capsys.readouterr().err
+
+
+def test_texture_suite_runs_from_the_command_line(data_dir, tmp_path, capsys):
+    report = tmp_path / "texture.json"
+    code = main(["bench", "texture", "--data", str(data_dir), "--limit", "1", "--size", "48",
+                 "--gan-seconds", "0", "--threads", "1", "--out", str(tmp_path),
+                 "--json", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0 and "img0.png" in out and "SWD" in out
+    rows = json.loads(report.read_text())["rows"]
+    assert rows[0]["swd_quilt"] > 0 and "swd_gan" not in rows[0]  # the GAN was skipped
+    assert (tmp_path / "texture_contact_sheet.png").exists()

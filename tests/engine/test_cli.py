@@ -296,6 +296,17 @@ def test_rgba_keeps_alpha(tmp_path):
     np.testing.assert_array_equal(result[:, :, :3], 255 - colour)
 
 
+def test_a_generated_image_of_another_size_from_an_rgba_source(tmp_path):
+    colour = _photo(64, 64)
+    pixels = np.concatenate([colour, np.full((64, 64, 1), 200, np.uint8)], axis=2)
+    source = _write(tmp_path / "sample.png", pixels)
+    target = tmp_path / "more.png"
+    assert main(["run", "texture_patch", str(source), "-o", str(target), "--quiet",
+                 "--set", "width=96", "--set", "height=80", "--set", "block=16",
+                 "--set", "overlap=4"]) == 0
+    assert imageio.load(target).pixels.shape == (80, 96, 3)
+
+
 def test_icc_profile_and_exif_are_kept(tmp_path):
     from PIL import Image, ImageCms
 

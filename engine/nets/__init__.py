@@ -1,0 +1,1 @@
+"""Neural network architectures (torch ``nn.Module`` definitions only; no weights, no I/O)."""

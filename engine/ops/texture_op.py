@@ -1,0 +1,289 @@
+"""Texture ops: learn a texture with a GAN, or quilt it from blocks; generate or fill a mask.
+
+Both ops take the texture sample from the image and work in one of two modes:
+
+``generate``
+    Make a new ``width×height`` texture (optionally tileable: it repeats without a seam). The
+    sample is the whole image, or the bounding box of the mask when one is painted.
+``fill_mask``
+    Fill the painted mask with texture learnt from around it: the sample is the mask's bounding
+    box grown by its own size (at least 64 px) with the masked pixels excluded, the texture is
+    shifted to the mean colour of a thin ring around the mask, and
+    :func:`engine.ops.registry.run_op` blends it in with a 3 px feather just inside the mask's
+    edge; pixels outside the mask stay bit-identical.
+
+``texture_gan`` trains a small per-sample GAN (:mod:`engine.texture.gan`) for a time budget,
+with a live preview; the trained model is returned in ``info["model"]`` and kept in
+:data:`engine.texture.gan.model_cache`, so running the op again on the same sample (another
+seed, size or tiling) generates at once, and asking for more training time continues from it.
+``texture_patch`` is classical image quilting (:mod:`engine.texture.quilting`): no training,
+a 1024×1024 texture in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import cv2
+import numpy as np
+
+from engine.masking import mask_bbox
+from engine.ops.registry import Op, OpError, OpResult, register
+from engine.params import Bool, Choice, Float, Int, Seed
+from engine.progress import CancelToken, Progress, sub_range
+
+__all__ = ["TextureGanOp", "TexturePatchOp", "fill_with_texture", "texture_sample"]
+
+RING_PX = 6
+"""Width of the ring around the mask whose mean colour the fill is matched to."""
+
+MAX_QUILT_SAMPLE = 768
+"""Quilting searches the whole sample for every block; larger samples are centre-cropped."""
+
+_COMMON = (
+    Choice("mode", "generate", title="Mode", choices=("generate", "fill_mask"),
+           help="generate: make a new texture image of the size below from the image (or the "
+                "mask's bounding box); fill_mask: fill the mask with texture learnt from "
+                "around it."),
+    Int("width", 512, title="Width", minimum=16, maximum=8192, step=16,
+        help="Width of the generated texture in pixels (generate mode)."),
+    Int("height", 512, title="Height", minimum=16, maximum=8192, step=16,
+        help="Height of the generated texture in pixels (generate mode)."),
+    Seed("seed", 0, title="Seed", help="The same seed gives the same texture."),
+    Bool("tileable", False, title="Tileable",
+         help="Make the texture repeat seamlessly when tiled (generate mode)."),
+)
+
+
+def texture_sample(image: np.ndarray, mask: np.ndarray | None, mode: str
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The pixels to learn the texture from, and the sample pixels to avoid.
+
+    Parameters
+    ----------
+    image : ndarray, float32 H×W×C
+    mask : ndarray of bool or None
+    mode : {"generate", "fill_mask"}
+
+    Returns
+    -------
+    sample : ndarray
+        A contiguous copy of the whole image, the mask's bounding box (generate), or the
+        mask's bounding box grown by its size, at least 64 px (fill_mask).
+    forbidden : ndarray of bool or None
+        In fill_mask mode, the mask (grown by 2 px) within ``sample``: no training crop or
+        quilting block may touch it.
+    """
+    if mode == "fill_mask":
+        if mask is None:
+            raise OpError("fill_mask mode needs a mask: paint over the area to fill first")
+        rows, cols = mask_bbox(mask)
+        margin = max(64, rows.stop - rows.start, cols.stop - cols.start)
+        rows, cols = mask_bbox(mask, margin)
+        grown = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        return np.ascontiguousarray(image[rows, cols]), grown[rows, cols]
+    if mask is not None:
+        rows, cols = mask_bbox(mask)
+        return np.ascontiguousarray(image[rows, cols]), None
+    return np.ascontiguousarray(image), None
+
+
+def fill_with_texture(image: np.ndarray, mask: np.ndarray,
+                      synthesise: Callable[[int, int], np.ndarray], *,
+                      match_colour: bool = True) -> np.ndarray:
+    """Paste synthesised texture into ``mask`` (hard edge; ``run_op`` adds the feather).
+
+    Parameters
+    ----------
+    image : ndarray, float32 H×W×C
+        The original; not modified.
+    mask : ndarray of bool H×W
+        Where to fill.
+    synthesise : callable
+        ``(height, width) -> texture`` of that size.
+    match_colour : bool
+        Shift the texture so its mean over a thin ring around the mask equals the image's.
+
+    Returns
+    -------
+    ndarray, float32 H×W×C
+        The image with texture inside the mask and the original pixels elsewhere.
+    """
+    rows, cols = mask_bbox(mask, RING_PX)
+    texture = synthesise(rows.stop - rows.start, cols.stop - cols.start)
+    inside = mask[rows, cols]
+    original = image[rows, cols]
+    if match_colour:
+        grown = cv2.dilate(inside.astype(np.uint8),
+                           np.ones((2 * RING_PX + 1, 2 * RING_PX + 1), np.uint8)).astype(bool)
+        ring = grown & ~inside
+        if ring.any():
+            shift = original[ring].mean(axis=0) - texture[ring].mean(axis=0)
+            texture = np.clip(texture + shift, 0.0, 1.0)
+    out = image.copy()
+    out[rows, cols] = np.where(inside[:, :, None], texture, original)
+    return out.astype(np.float32, copy=False)
+
+
+@register
+class TextureGanOp(Op):
+    """Learn a texture from the image with a small GAN and generate it at any size."""
+
+    name = "texture_gan"
+    title = "Texture GAN"
+    category = "Texture"
+    description = (
+        "Learns the texture of the image (or of the mask's bounding box) with a small "
+        "generative adversarial network, then generates it at any size, optionally tileable, "
+        "or fills the mask with it. Training takes minutes (a live preview shows progress); "
+        "running again on the same sample reuses the trained model, so another seed or size "
+        "is instant. In fill_mask mode the texture is learnt from around the mask."
+    )
+    generates = True
+    mask_use = "feather"
+    feather_px = 3.0
+    devices = ("cpu", "cuda", "mps")
+    params = (
+        *_COMMON,
+        Int("train_seconds", 0, title="Training time (s)", minimum=0, maximum=3600, step=30,
+            help="Total training time of the model; 0 = automatic (240 s on the CPU, 90 s on a "
+                 "GPU). A model already trained on this sample is reused, and trained further "
+                 "only if more time is asked for."),
+        Choice("model_size", "auto", title="Model size", choices=("auto", "small", "large"),
+               help="small is fast on the CPU; large learns more detail on a GPU; auto picks "
+                    "by device."),
+    )
+
+    def run(self, image: np.ndarray, mask: np.ndarray | None, params: Mapping[str, Any],
+            progress: Progress, cancel: CancelToken, device: str | None) -> OpResult:
+        from engine.device import select_device
+        from engine.texture.gan import (
+            TextureGANConfig,
+            default_train_seconds,
+            generate_texture,
+            model_cache,
+            resolve_model_size,
+            sample_hash,
+            train_texture_gan,
+        )
+
+        mode = params["mode"]
+        sample, forbidden = texture_sample(image, mask, mode)
+        torch_device = select_device(device)
+        size = resolve_model_size(params["model_size"], torch_device)
+        key = sample_hash(sample, forbidden)
+        model = model_cache.get(key, size)
+        budget = float(params["train_seconds"]) or default_train_seconds(torch_device)
+        trained_now = 0.0
+        if model is None or model.seconds < budget - 1.0:
+            trained_now = budget - (model.seconds if model is not None else 0.0)
+            config = TextureGANConfig.preset(size, image.shape[2])
+            try:
+                model = train_texture_gan(
+                    sample, config=config, seconds=trained_now, seed=params["seed"],
+                    device=torch_device, forbidden=forbidden, init=model,
+                    progress=sub_range(progress, 0.0, 0.9), cancel=cancel,
+                    checkpoint=model_cache.put)
+            except ValueError as error:
+                raise OpError(str(error)) from None
+        generation = sub_range(progress, 0.9 if trained_now else 0.0, 1.0)
+        tiles: dict[str, Any] = {}
+
+        def synthesise(height: int, width: int, tileable: bool = False) -> np.ndarray:
+            return generate_texture(model, height, width, seed=params["seed"],
+                                    tileable=tileable, device=torch_device,
+                                    progress=generation, cancel=cancel, info=tiles)
+
+        if mode == "fill_mask":
+            out = fill_with_texture(image, mask, synthesise)
+        else:
+            out = synthesise(params["height"], params["width"], params["tileable"])
+        info = {
+            "model": model,
+            "sample_hash": key,
+            "sample_size": [int(sample.shape[1]), int(sample.shape[0])],
+            "model_size": size,
+            "reused_model": trained_now == 0.0,
+            "train_seconds_now": round(trained_now, 1),
+            "train_seconds_total": round(model.seconds, 1),
+            "train_steps": model.steps,
+            "losses": dict(model.losses),
+            "device": tiles.get("device", torch_device.type),
+            "fallbacks": tiles.get("fallbacks", []),
+        }
+        return OpResult(image=out, info=info)
+
+
+@register
+class TexturePatchOp(Op):
+    """Image quilting: a texture stitched from blocks of the image along least-visible seams."""
+
+    name = "texture_patch"
+    title = "Texture quilting"
+    category = "Texture"
+    description = (
+        "Stitches a new texture from blocks of the image (or of the mask's bounding box), "
+        "joining them along the least visible seams (Efros & Freeman image quilting). Fast, "
+        "no training; keeps the sample's exact detail. Optionally tileable, or fills the mask "
+        "with texture taken from around it."
+    )
+    generates = True
+    mask_use = "feather"
+    feather_px = 3.0
+    params = (
+        *_COMMON,
+        Int("block", 48, title="Block size", minimum=8, maximum=256, step=4,
+            help="Edge of the copied blocks in pixels; make it larger than the texture's "
+                 "largest element (a brick, a tile)."),
+        Int("overlap", 8, title="Overlap", minimum=2, maximum=96,
+            help="Overlap of neighbouring blocks in pixels (at most a third of the block)."),
+        Float("tolerance", 0.1, title="Variety", minimum=0.0, maximum=1.0, step=0.05,
+              help="Blocks up to this much worse than the best match are also used: more "
+                   "variety, slightly more visible seams."),
+    )
+
+    def run(self, image: np.ndarray, mask: np.ndarray | None, params: Mapping[str, Any],
+            progress: Progress, cancel: CancelToken, device: str | None) -> OpResult:
+        from engine.texture.quilting import quilt
+
+        mode = params["mode"]
+        sample, forbidden = texture_sample(image, mask, mode)
+        cropped = False
+        if max(sample.shape[:2]) > MAX_QUILT_SAMPLE:
+            rows, cols = _centre_crop(sample.shape[:2], MAX_QUILT_SAMPLE)
+            sample = np.ascontiguousarray(sample[rows, cols])
+            forbidden = forbidden[rows, cols] if forbidden is not None else None
+            cropped = True
+        used: dict[str, int] = {}
+
+        def synthesise(height: int, width: int, tileable: bool = False) -> np.ndarray:
+            block = params["block"]
+            while True:
+                try:
+                    result = quilt(sample, height, width, block=block,
+                                   overlap=min(params["overlap"], block // 3),
+                                   tolerance=params["tolerance"], seed=params["seed"],
+                                   tileable=tileable, forbidden=forbidden, progress=progress,
+                                   cancel=cancel)
+                    used["block"] = block
+                    return result
+                except ValueError as error:
+                    # Around a large mask the unmasked sample may not hold a full block.
+                    if forbidden is None or block // 2 < 8:
+                        raise OpError(str(error)) from None
+                    block //= 2
+
+        if mode == "fill_mask":
+            out = fill_with_texture(image, mask, synthesise)
+        else:
+            out = synthesise(params["height"], params["width"], params["tileable"])
+        info = {"sample_size": [int(sample.shape[1]), int(sample.shape[0])],
+                "sample_cropped": cropped, "block": used.get("block", params["block"])}
+        return OpResult(image=out, info=info)
+
+
+def _centre_crop(shape: tuple[int, int], size: int) -> tuple[slice, slice]:
+    h, w = shape
+    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    return slice(top, top + min(size, h)), slice(left, left + min(size, w))

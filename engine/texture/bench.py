@@ -1,0 +1,293 @@
+"""The texture benchmark: GAN, image quilting and (when installed) G'MIC on a folder of samples.
+
+For every image in the folder the sample is downscaled so its short side is at most 256 px,
+then each method synthesises a ``size×size`` texture with a fixed seed:
+
+* ``gan``: :func:`engine.texture.gan.train_texture_gan` for ``gan_seconds`` (the device's
+  default when omitted), then :func:`~engine.texture.gan.generate_texture`;
+* ``quilt``: :func:`engine.texture.quilting.quilt` with its default block and overlap;
+* ``gmic``: ``gmic <sample> syntexturize_matchpatch size,size`` when ``gmic`` is on the PATH.
+
+Each output is scored by :func:`engine.texture.swd.swd` against the sample (lower is better).
+``swd_halves``, the distance between the left and right halves of the sample, shows how much
+the sample differs from itself (on small or non-stationary samples it can exceed a good
+synthesis's score, so it is a scale, not a floor). The GAN and quilting also make a tileable
+texture, whose seam ratio (:func:`engine.texture.swd.seam_error`, 1.0 = no visible seam) is
+reported. Times are wall seconds. A contact sheet (sample | GAN | quilting | G'MIC) is
+written to ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from engine.progress import Progress, null_progress
+
+__all__ = ["COLUMNS", "SAMPLE_EDGE", "format_table", "run_texture_bench"]
+
+SAMPLE_EDGE = 256
+"""Samples are downscaled so their short side is at most this many pixels."""
+
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("image", "image", "{}"),
+    ("swd_gan", "SWD gan", "{:.1f}"),
+    ("swd_quilt", "SWD quilt", "{:.1f}"),
+    ("swd_gmic", "SWD gmic", "{:.1f}"),
+    ("swd_halves", "SWD halves", "{:.1f}"),
+    ("seam_gan", "seam gan", "{:.2f}"),
+    ("seam_quilt", "seam quilt", "{:.2f}"),
+    ("seconds_gan", "s gan", "{:.1f}"),
+    ("seconds_quilt", "s quilt", "{:.1f}"),
+    ("seconds_gmic", "s gmic", "{:.1f}"),
+)
+"""Table columns: row key, header, number format."""
+
+
+def _load_sample(path: Path) -> np.ndarray:
+    from engine.bench import load_truth
+
+    sample = load_truth(path)
+    h, w = sample.shape[:2]
+    scale = SAMPLE_EDGE / min(h, w)
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        sample = cv2.resize(sample, size, interpolation=cv2.INTER_AREA)
+        sample = sample.reshape(size[1], size[0], -1).astype(np.float32)
+    return np.ascontiguousarray(np.clip(sample, 0.0, 1.0), dtype=np.float32)
+
+
+def _run_gmic(sample: np.ndarray, size: int, seed: int) -> tuple[np.ndarray | None, str]:
+    """``gmic syntexturize_matchpatch`` on the sample; (texture or None, error message)."""
+    from engine.convert import split_alpha, to_float, to_uint8
+    from engine.imageio import load, save
+
+    with tempfile.TemporaryDirectory(prefix="pixelmend-gmic-") as folder:
+        source = Path(folder) / "sample.png"
+        target = Path(folder) / "texture.png"
+        save(source, to_uint8(sample))
+        command = ["gmic", "-v", "-", str(source), "srand", str(seed),
+                   "syntexturize_matchpatch", f"{size},{size}", "-o", str(target)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=900,
+                                  check=False)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return None, f"gmic failed: {error}"
+        if done.returncode != 0 or not target.exists():
+            return None, f"gmic failed ({done.returncode}): {done.stderr.strip()[-200:]}"
+        colour, _ = split_alpha(load(target).pixels)
+        texture = to_float(colour)
+    if texture.shape[2] != sample.shape[2]:
+        texture = (texture.mean(axis=2, keepdims=True) if sample.shape[2] == 1
+                   else np.repeat(texture[:, :, :1], 3, axis=2))
+    if texture.shape[:2] != (size, size):
+        texture = cv2.resize(texture, (size, size), interpolation=cv2.INTER_AREA)
+        texture = texture.reshape(size, size, -1)
+    return texture.astype(np.float32), ""
+
+
+def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: int = 256,
+                      out_dir: str | Path | None = None, gan_seconds: float | None = None,
+                      device: str | None = None, seed: int = 0,
+                      progress: Progress = null_progress) -> list[dict[str, Any]]:
+    """Synthesise every texture in ``data_dir`` with each method and measure it.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        Folder of texture samples (PNG, JPEG, …).
+    limit : int, optional
+        Only the first ``limit`` images (sorted by name).
+    size : int
+        Edge of the synthesised squares.
+    out_dir : str or Path, optional
+        Where to write ``texture_contact_sheet.png``; nothing is written when omitted.
+    gan_seconds : float, optional
+        GAN training time per sample; the device's default when omitted
+        (:func:`engine.texture.gan.default_train_seconds`); 0 skips the GAN.
+    device : str, optional
+        Device for the GAN (:func:`engine.device.select_device`).
+    seed : int
+        Seeds every method.
+    progress : callable
+        Told which sample and method is running.
+
+    Returns
+    -------
+    list of dict
+        One row per image with the keys of :data:`COLUMNS` (None where a method did not run),
+        plus ``sample`` (its size), ``seam`` details and ``errors``.
+    """
+    from engine.bench import image_seed, list_images
+    from engine.device import select_device
+    from engine.texture.gan import (
+        TextureGANConfig,
+        default_train_seconds,
+        generate_texture,
+        resolve_model_size,
+        train_texture_gan,
+    )
+    from engine.texture.quilting import quilt
+    from engine.texture.swd import seam_error, swd
+
+    paths = list_images(data_dir, limit)
+    torch_device = select_device(device)
+    budget = default_train_seconds(torch_device) if gan_seconds is None else float(gan_seconds)
+    has_gmic = shutil.which("gmic") is not None
+    rows: list[dict[str, Any]] = []
+    sheet: list[list[np.ndarray | None]] = []
+    for index, path in enumerate(paths):
+        sample = _load_sample(path)
+        row_seed = image_seed(path, seed)
+        row: dict[str, Any] = {key: None for key, _, _ in COLUMNS}
+        row.update(image=path.name, sample=f"{sample.shape[1]}×{sample.shape[0]}", errors=[],
+                   seam={})
+        half = sample.shape[1] // 2
+        row["swd_halves"] = swd(sample[:, :half], sample[:, half:2 * half])
+        images: list[np.ndarray | None] = [sample, None, None, None]
+
+        def report(method: str, i: int = index, name: str = path.name) -> None:
+            progress(i / len(paths), f"{name}: {method}")
+
+        if budget > 0:
+            report("GAN")
+            started = time.perf_counter()
+            config = TextureGANConfig.preset(resolve_model_size("auto", torch_device),
+                                             sample.shape[2])
+            model = train_texture_gan(sample, config=config, seconds=budget, seed=row_seed,
+                                      device=torch_device)
+            texture = generate_texture(model, size, size, seed=row_seed, device=torch_device)
+            row["seconds_gan"] = time.perf_counter() - started
+            row["swd_gan"] = swd(sample, texture)
+            tiled = generate_texture(model, size, size, seed=row_seed, tileable=True,
+                                     device=torch_device)
+            row["seam"]["gan"] = seam_error(tiled).as_dict()
+            row["seam_gan"] = row["seam"]["gan"]["ratio"]
+            row["gan_steps"] = model.steps
+            images[1] = texture
+
+        report("quilting")
+        started = time.perf_counter()
+        texture = quilt(sample, size, size, seed=row_seed)
+        row["seconds_quilt"] = time.perf_counter() - started
+        row["swd_quilt"] = swd(sample, texture)
+        row["seam"]["quilt"] = seam_error(quilt(sample, size, size, seed=row_seed,
+                                                tileable=True)).as_dict()
+        row["seam_quilt"] = row["seam"]["quilt"]["ratio"]
+        images[2] = texture
+
+        if has_gmic:
+            report("G'MIC")
+            started = time.perf_counter()
+            texture, error = _run_gmic(sample, size, row_seed)
+            if texture is None:
+                row["errors"].append(error)
+            else:
+                row["seconds_gmic"] = time.perf_counter() - started
+                row["swd_gmic"] = swd(sample, texture)
+                images[3] = texture
+        rows.append(row)
+        sheet.append(images)
+    progress(1.0, "done")
+    if out_dir is not None:
+        _write_contact_sheet(Path(out_dir) / "texture_contact_sheet.png", sheet, rows, size)
+    return rows
+
+
+def _tile_for_sheet(image: np.ndarray | None, size: int) -> np.ndarray:
+    from engine.convert import to_uint8
+
+    if image is None:
+        tile = np.full((size, size, 3), 128, np.uint8)
+        cv2.putText(tile, "n/a", (size // 2 - 20, size // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                    (80, 80, 80), 2)
+        return tile
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    h, w = image.shape[:2]
+    edge = min(h, w)
+    top, left = (h - edge) // 2, (w - edge) // 2
+    square = np.ascontiguousarray(image[top:top + edge, left:left + edge])
+    if edge != size:
+        square = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
+    return to_uint8(np.clip(square.reshape(size, size, 3), 0.0, 1.0))
+
+
+def _write_contact_sheet(path: Path, sheet: list[list[np.ndarray | None]],
+                         rows: list[dict[str, Any]], size: int) -> None:
+    from engine.imageio import save
+
+    header = np.full((28, 4 * size, 3), 255, np.uint8)
+    for column, title in enumerate(("sample", "GAN", "quilting", "G'MIC")):
+        cv2.putText(header, title, (column * size + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                    (0, 0, 0), 1)
+    lines = [header]
+    for images, row in zip(sheet, rows, strict=True):
+        line = np.ascontiguousarray(np.hstack([_tile_for_sheet(image, size) for image in images]))
+        cv2.putText(line, row["image"][:28], (6, size - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (255, 255, 0), 1)
+        lines.append(line)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save(path, np.vstack(lines))
+
+
+def _cell(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return fmt.format(value)
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as a fixed-width text table, with a mean row when there are several images."""
+    table = [[title for _, title, _ in COLUMNS]]
+    for row in rows:
+        table.append([_cell(row.get(key), fmt) for key, _, fmt in COLUMNS])
+    if len(rows) > 1:
+        means = ["mean"]
+        for key, _, fmt in COLUMNS[1:]:
+            values = [row[key] for row in rows if row.get(key) is not None]
+            means.append(_cell(float(np.mean(values)), fmt) if values else "—")
+        table.append(means)
+    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
+    text = []
+    for n, line in enumerate(table):
+        cells = [line[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(line[1:], widths[1:],
+                                                                          strict=True)]
+        text.append("  ".join(cells))
+        if n == 0:
+            text.append("  ".join("-" * w for w in widths))
+    notes = ("SWD: multi-scale sliced Wasserstein ×1e3 to the sample, lower is better; halves: "
+             "the sample's left half against its right half. seam: seam/interior step ratio of "
+             "the tileable variant, 1.00 = seamless.")
+    return "\n".join(text) + "\n" + notes
+
+
+def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``pixelmend bench texture`` beyond the common ones."""
+    parser.add_argument("--size", type=int, default=256, help="edge of each synthesised square")
+    parser.add_argument("--gan-seconds", type=float, default=None,
+                        help="GAN training seconds per sample (default: the device's default; "
+                             "0 skips the GAN)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="folder for texture_contact_sheet.png")
+
+
+def suite(args: argparse.Namespace) -> int:
+    """``pixelmend bench texture --data DIR``: SWD, seam error and seconds per method."""
+    from engine.bench import write_json_report
+
+    rows = run_texture_bench(args.data, limit=args.limit, size=args.size, out_dir=args.out,
+                             gan_seconds=args.gan_seconds, device=args.device, seed=args.seed)
+    print(format_table(rows))
+    write_json_report(args, "texture", rows)
+    return 0
