@@ -301,6 +301,8 @@ def _template_copies(truth: np.ndarray, rng: np.random.Generator) -> Sample:
             boxes.append((y, x))
         if len(boxes) == 4:
             break
+    # A person picks a distinctive patch (a speck, a logo): take the box with the most detail.
+    boxes.sort(key=lambda box: -float(truth[box[0]:box[0] + size, box[1]:box[1] + size].std()))
     (sy, sx), copies = boxes[0], boxes[1:]
     patch = truth[sy:sy + size, sx:sx + size]
     for y, x in copies:
