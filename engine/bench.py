@@ -76,6 +76,8 @@ class Suite:
 
 SUITES: dict[str, Suite] = {
     "classical": Suite("engine.bench:classical_suite"),
+    "inpaint": Suite("engine.inpainting.bench:suite",
+                     "engine.inpainting.bench:add_suite_arguments"),
     "texture": Suite("engine.texture.bench:suite", "engine.texture.bench:add_suite_arguments"),
 }
 

@@ -210,3 +210,17 @@ def test_texture_suite_runs_from_the_command_line(data_dir, tmp_path, capsys):
     rows = json.loads(report.read_text())["rows"]
     assert rows[0]["swd_quilt"] > 0 and rows[0]["swd_gan"] is None  # the GAN was skipped
     assert (tmp_path / "texture_contact_sheet.png").exists()
+
+
+def test_inpaint_suite_runs_from_the_command_line(data_dir, tmp_path, capsys):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    hole = np.zeros((64, 64), np.uint8)
+    hole[20:30, 10:40] = 255
+    imageio.save(masks / "00000.png", hole)
+    code = main(["bench", "inpaint", "--data", str(data_dir), "--masks", str(masks),
+                 "--limit", "1", "--methods", "opencv-telea,opencv-ns", "--quiet",
+                 "--threads", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "opencv-telea" in out and "opencv-ns" in out
+    assert "1-10%" in out or "10-20%" in out

@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 from engine.ops import OpError, get_op, run_op
-from engine.ops.inpaint_op import INPAINT_METHODS, context_margin, hole_regions, inpaint_method
+from engine.ops.inpaint_op import (
+    DEFAULT_METHOD,
+    INPAINT_METHODS,
+    METHOD_CHOICES,
+    choose_method,
+    context_margin,
+    hole_regions,
+    inpaint_method,
+)
 from engine.progress import Cancelled, CancelToken
 
 
@@ -41,7 +49,7 @@ def test_inpaint_keeps_sixteen_bit_precision():
     ramp = np.tile(np.linspace(0.3, 0.45, 96, dtype=np.float32), (96, 1))[:, :, None]
     mask = np.zeros((96, 96), bool)
     mask[:, 48] = True
-    filled = run_op("inpaint", ramp, mask, {"radius": 3}).image
+    filled = run_op("inpaint", ramp, mask, {"method": "telea", "radius": 3}).image
     assert np.abs(filled - ramp)[mask].max() < 0.25 / 255
     assert not np.allclose(filled[mask] * 255, np.round(filled[mask] * 255), atol=1e-3)
 
@@ -59,7 +67,7 @@ def test_inpaint_on_a_large_image_only_touches_a_crop(monkeypatch):
 
     monkeypatch.setattr(cv2, "inpaint", recording)
     started = time.perf_counter()
-    result = run_op("inpaint", image, mask, {"radius": 5})
+    result = run_op("inpaint", image, mask, {"method": "telea", "radius": 5})
     elapsed = time.perf_counter() - started
     margin = context_margin(5)
     assert seen == [(4 + 2 * margin, 12 + 2 * margin)]
@@ -111,7 +119,57 @@ def test_inpaint_needs_a_mask_and_honours_cancel():
 def test_inpaint_methods_are_a_registry_the_op_offers():
     op = get_op("inpaint")
     method = next(spec for spec in op.params if spec.name == "method")
-    assert method.choices == tuple(INPAINT_METHODS) == ("telea", "ns")
+    assert method.choices == METHOD_CHOICES == ("auto", "exemplar", "learned", "telea", "ns")
+    assert tuple(INPAINT_METHODS) == method.choices[1:]
+    assert method.default == DEFAULT_METHOD == "learned"     # the bench's best (see its doc)
     assert op.mask_use == "hole" and op.needs_mask and op.category == "Inpaint"
     with pytest.raises(ValueError, match="already registered"):
-        inpaint_method("telea")(lambda crop, hole, radius: crop)
+        inpaint_method("telea")(lambda crop, hole, options: crop)
+    with pytest.raises(ValueError, match="already registered"):
+        inpaint_method("auto")(lambda crop, hole, options: crop)
+
+
+def _texture(size: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    return np.stack([0.5 + 0.4 * np.sin(xx * 2 * np.pi / 10),
+                     0.5 + 0.4 * (((yy // 6 + xx // 6) % 2) - 0.5),
+                     0.4 + 0.2 * np.cos(yy * 2 * np.pi / 14)], axis=2).astype(np.float32)
+
+
+@pytest.mark.parametrize(("learned_ok", "thin"), [(False, "telea"), (True, "learned")])
+def test_auto_sends_thin_damage_and_textured_holes_to_different_methods(monkeypatch, learned_ok,
+                                                                        thin):
+    import engine.ops.inpaint_op as inpaint_op
+
+    calls = []
+    monkeypatch.setattr(inpaint_op, "_learned_ok", lambda: learned_ok)
+    for name in ("learned", "telea", "exemplar"):
+        real = INPAINT_METHODS[name]
+
+        def spy(crop, hole, options, real=real, name=name):
+            calls.append((name, hole.shape))
+            return real(crop, hole, options) if name != "learned" else crop + 0.0
+        monkeypatch.setitem(INPAINT_METHODS, name, spy)
+    image = _texture(260)
+    mask = np.zeros((260, 260), bool)
+    mask[20:22, 20:120] = True                          # a 2-px scratch
+    mask[170:220, 170:220] = True                       # a 50-px hole in texture, far away
+    result = run_op("inpaint", image, mask, {"method": "auto", "sample_margin": 60})
+    assert result.info["methods_used"] == {thin: 1, "exemplar": 1}
+    assert sorted(name for name, _ in calls) == sorted([thin, "exemplar"])
+    exemplar_shape = next(shape for name, shape in calls if name == "exemplar")
+    assert exemplar_shape == (50 + 60 + 40, 50 + 60 + 40)  # margin 60, clipped at the edge
+    assert np.array_equal(result.image[~mask], image[~mask])
+
+
+def test_choose_method_rule():
+    flat = np.full((120, 120, 3), 0.5, np.float32)
+    thick = np.zeros((120, 120), bool)
+    thick[30:90, 30:90] = True
+    thin = np.zeros((120, 120), bool)
+    thin[60:63, 10:110] = True
+    assert choose_method(flat, thin, True) == "learned"
+    assert choose_method(flat, thin, False) == "telea"
+    assert choose_method(flat, thick, True) == "learned"
+    assert choose_method(flat, thick, False) == "exemplar"
+    assert choose_method(_texture(120), thick, True) == "exemplar"

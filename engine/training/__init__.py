@@ -1,0 +1,1 @@
+"""Training recipes for the shipped models. Run a recipe as ``python -m engine.training.<name>``."""

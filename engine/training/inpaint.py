@@ -1,0 +1,653 @@
+"""Training recipe for the learned inpainting network (:mod:`engine.nets.inpaint_arch`).
+
+Data: random square crops (random flip/rot90) of the CBSD432 colour photos (BSDS500 minus the
+CBSD68 test images) and, one crop in four, of the photographic textures in
+``shared/data/textures``. Each crop gets a random free-form hole from
+:func:`engine.inpainting.masks.random_mask` (brush strokes, blobs, scratches; 0.5–50 % of the
+crop). The NVIDIA irregular masks and CBSD68 are evaluation data: nothing here reads them. A
+fixed held-out split of CBSD432 (every ``val_every_nth`` file in sorted order) is never trained
+on; its centre crops with fixed seeded holes (one scratch mask, one stroke mask per image) give
+the validation masked PSNR that picks the best checkpoint. OpenCV Telea's masked PSNR on the very
+same crops is logged once, as the bar to clear.
+
+Loss, on the composite (known pixels outside the hole, the network inside):
+``6 · L1(hole) + 1 · L1(valid) + 2 · L1(∇x, ∇y)``; the network's output outside the hole is
+weakly supervised by the valid term so its features stay image-like; the gradient term (no
+pretrained VGG: nothing to download) rewards edges continuing into the hole instead of a flat
+average. Optimiser: AdamW with linear warm-up and a cosine decay to 1 % of the peak rate; an
+exponential moving average (EMA) of the weights is validated and exported.
+
+Runs are resumable in chunks: ``--minutes M`` stops cleanly after M minutes and writes
+``last.pt``; ``--resume`` continues from it (step, optimiser, EMA, RNG state, accumulated time).
+``log.jsonl`` has one line per log interval and per validation. Checkpoints hold only tensors and
+plain data, loaded with ``torch.load(weights_only=True)``.
+
+``--export`` writes the best checkpoint's EMA weights as safetensors into ``resources/models``
+and merges the model's entry (sha256, architecture, config, data, steps, hardware, time,
+validation figures) into ``manifest.json`` with a read-modify-write that keeps other entries.
+
+Examples
+--------
+Train on a CPU in 30-minute chunks, then export::
+
+    nice -n 19 python -m engine.training.inpaint --config cpu --threads 1 --minutes 30
+    nice -n 19 python -m engine.training.inpaint --config cpu --threads 1 --minutes 30 --resume
+    python -m engine.training.inpaint --config cpu --export
+
+On a GPU (same architecture, larger crops and batches, many more steps)::
+
+    python -m engine.training.inpaint --config gpu --device cuda --minutes 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from engine.inpainting.masks import random_mask
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "CONFIGS",
+    "DEFAULT_DATA",
+    "DEFAULT_TEXTURES",
+    "MODEL_NAME",
+    "TrainConfig",
+    "export",
+    "main",
+    "make_batch",
+    "train",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "train" / "cbsd432"
+DEFAULT_TEXTURES = REPO_ROOT.parent / "shared" / "data" / "textures"
+DEFAULT_RUNS = REPO_ROOT / "runs"
+MODEL_NAME = "inpaint_ffc"
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+_VAL_KINDS = ("scratches", "strokes")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training configuration.
+
+    Attributes
+    ----------
+    width, blocks : int
+        Network shape (see :class:`engine.nets.inpaint_arch.InpaintNet`).
+    crop, batch : int
+        Training crop edge (a multiple of 4) and batch size.
+    texture_share : float
+        Fraction of crops taken from the texture folder.
+    coverage : (float, float)
+        Hole fraction range of the training masks.
+    steps : int
+        Length of the learning-rate schedule.
+    lr, weight_decay, warmup : float, float, int
+        AdamW peak learning rate, decoupled weight decay, warm-up steps.
+    ema : float
+        Decay of the weight moving average.
+    hole_weight, valid_weight, gradient_weight : float
+        Loss weights.
+    log_every, val_every, ckpt_every : int
+        Intervals in steps.
+    val_every_nth, val_crop : int
+        Held-out split (every n-th file) and the centre-crop edge validated on.
+    """
+
+    width: int = 32
+    blocks: int = 3
+    crop: int = 80
+    batch: int = 8
+    texture_share: float = 0.25
+    coverage: tuple[float, float] = (0.005, 0.5)
+    steps: int = 6000
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    ema: float = 0.995
+    hole_weight: float = 6.0
+    valid_weight: float = 1.0
+    gradient_weight: float = 2.0
+    log_every: int = 25
+    val_every: int = 250
+    ckpt_every: int = 100
+    val_every_nth: int = 27
+    val_crop: int = 128
+
+    def model_config(self) -> dict[str, Any]:
+        """The network part, as stored in the manifest."""
+        return {"width": self.width, "blocks": self.blocks, "multiple": 4,
+                "input": "RGB with the hole zeroed + hole mask (1 = hole)",
+                "output": "RGB fill (used inside the hole only)"}
+
+
+CONFIGS: dict[str, TrainConfig] = {
+    # Smoke tests: a few seconds on one CPU thread.
+    "tiny": TrainConfig(width=8, blocks=1, crop=32, batch=2, steps=20, lr=2e-3, warmup=2,
+                        ema=0.9, log_every=1, val_every=4, ckpt_every=2, val_every_nth=4,
+                        val_crop=48),
+    # What a shared 2-core CPU can do in an hour or two (about 1.5 s a step there).
+    "cpu": TrainConfig(),
+    # Same architecture (the op's CPU speed fixes it), GPU-sized crops, batches and schedule.
+    "gpu": TrainConfig(crop=256, batch=32, steps=300_000, lr=5e-4, warmup=2000, ema=0.9995,
+                       log_every=200, val_every=5000, ckpt_every=2000, val_crop=256),
+}
+
+
+def _config_from(raw: dict[str, Any]) -> TrainConfig:
+    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
+
+# ---------------------------------------------------------------------------------- data
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files of ``folder``, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"training folder {folder} does not exist; pass --data DIR")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+    if len(files) < 2:
+        raise FileNotFoundError(f"{folder} holds fewer than two images")
+    return files
+
+
+def split_files(files: Sequence[Path], every_nth: int) -> tuple[list[Path], list[Path]]:
+    """Deterministic split: every ``every_nth`` file (sorted order) is held out for validation."""
+    files = sorted(files)
+    val = [f for i, f in enumerate(files) if i % every_nth == every_nth // 2]
+    held = set(val)
+    train = [f for f in files if f not in held]
+    if not val or not train:
+        raise ValueError(f"cannot split {len(files)} files with every_nth={every_nth}")
+    return train, val
+
+
+def load_images(files: Sequence[Path], min_edge: int) -> list[np.ndarray]:
+    """Read images as RGB uint8 (grey ones replicated); skip ones smaller than ``min_edge``."""
+    images = []
+    for path in files:
+        pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if pixels is None:
+            raise OSError(f"cannot read {path}")
+        if min(pixels.shape[:2]) >= min_edge:
+            images.append(np.ascontiguousarray(pixels[:, :, ::-1]))
+    if not images:
+        raise ValueError(f"no training image is at least {min_edge} px on its short side")
+    return images
+
+
+def _random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    h, w = image.shape[:2]
+    y = int(rng.integers(h - size + 1))
+    x = int(rng.integers(w - size + 1))
+    crop = np.rot90(image[y:y + size, x:x + size], int(rng.integers(4)))
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return crop.astype(np.float32) / np.float32(255.0)
+
+
+def make_batch(photos: Sequence[np.ndarray], textures: Sequence[np.ndarray], config: TrainConfig,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One training batch.
+
+    Returns
+    -------
+    images : ndarray, float32 ``N×size×size×3``
+        Clean crops in [0, 1].
+    holes : ndarray, float32 ``N×size×size``
+        1 = hole.
+    """
+    images, holes = [], []
+    for _ in range(config.batch):
+        pool = textures if textures and rng.random() < config.texture_share else photos
+        images.append(_random_crop(pool[int(rng.integers(len(pool)))], config.crop, rng))
+        holes.append(random_mask(config.crop, config.crop, rng, coverage=config.coverage))
+    return np.stack(images), np.stack(holes).astype(np.float32)
+
+
+def _centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    size = min(size, h - h % 4, w - w % 4)
+    y, x = (h - size) // 2, (w - size) // 2
+    return image[y:y + size, x:x + size].astype(np.float32) / np.float32(255.0)
+
+
+# ---------------------------------------------------------------------------------- model
+
+
+def _build(config: TrainConfig) -> torch.nn.Module:
+    from engine.nets.inpaint_arch import build_inpaint_net
+
+    return build_inpaint_net(config.model_config())
+
+
+def _lr_at(step: int, config: TrainConfig, total: int) -> float:
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = min((step - config.warmup) / max(total - config.warmup, 1), 1.0)
+    return config.lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def inpaint_loss(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor,
+                 config: TrainConfig) -> torch.Tensor:
+    """Hole L1 + valid L1 + gradient L1 on the composite (see the module docstring)."""
+    from engine.nets.inpaint_arch import composite
+
+    hole_l1 = ((output - target).abs() * hole).sum() / (hole.sum() * 3 + 1.0)
+    valid_l1 = ((output - target).abs() * (1 - hole)).mean()
+    comp = composite(target, output, hole)
+    grad = ((comp[..., 1:, :] - comp[..., :-1, :]) - (target[..., 1:, :] - target[..., :-1, :])
+            ).abs().mean() + ((comp[..., :, 1:] - comp[..., :, :-1])
+                              - (target[..., :, 1:] - target[..., :, :-1])).abs().mean()
+    return (config.hole_weight * hole_l1 + config.valid_weight * valid_l1
+            + config.gradient_weight * grad)
+
+
+def _to_batch(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    import torch
+
+    if array.ndim == 3:
+        array = array[:, :, :, None]
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(0, 3, 1, 2))).to(device)
+
+
+def _masked_psnr(a: np.ndarray, b: np.ndarray, hole: np.ndarray) -> float:
+    err = float(np.mean((a.astype(np.float64)[hole] - b[hole]) ** 2))
+    return 10.0 * math.log10(1.0 / max(err, 1e-10))
+
+
+class _Validator:
+    """Fixed holes (seeded) on centre crops of the held-out images; masked PSNR in the hole."""
+
+    def __init__(self, images: Sequence[np.ndarray], crop: int, device: torch.device) -> None:
+        self.device = device
+        self.items = []
+        for index, image in enumerate(images):
+            clean = _centre_crop(image, crop)
+            for k, kind in enumerate(_VAL_KINDS):
+                rng = np.random.default_rng(7919 * index + k)
+                hole = random_mask(clean.shape[0], clean.shape[1], rng, kind,
+                                   coverage=(0.01, 0.3))
+                self.items.append((kind, clean, hole))
+
+    def telea(self) -> dict[str, float]:
+        """OpenCV Telea (radius 5) on the same crops: the bar the network has to clear."""
+        scores: dict[str, list[float]] = {k: [] for k in _VAL_KINDS}
+        for kind, clean, hole in self.items:
+            planes = [cv2.inpaint(np.ascontiguousarray(clean[:, :, c]) * 65535.0,
+                                  hole.astype(np.uint8), 5.0, cv2.INPAINT_TELEA) / 65535.0
+                      for c in range(3)]
+            scores[kind].append(_masked_psnr(np.clip(np.dstack(planes), 0, 1), clean, hole))
+        return {f"telea_psnr_{k}": float(np.mean(v)) for k, v in scores.items()}
+
+    def __call__(self, model: torch.nn.Module) -> dict[str, float]:
+        import torch
+
+        scores: dict[str, list[float]] = {k: [] for k in _VAL_KINDS}
+        model.eval()
+        with torch.inference_mode():
+            for kind, clean, hole in self.items:
+                x = _to_batch(clean[None], self.device)
+                m = _to_batch(hole[None].astype(np.float32), self.device)
+                out = model(x * (1 - m), m).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+                scores[kind].append(_masked_psnr(out, clean, hole))
+        model.train()
+        result = {f"val_psnr_{k}": float(np.mean(v)) for k, v in scores.items()}
+        result["val_psnr"] = float(np.mean(list(result.values())))
+        return result
+
+
+def _hardware(device: torch.device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA)"
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {torch.get_num_threads()} thread(s) of {os.cpu_count()} cores"
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DATA,
+          texture_dir: Path | None = DEFAULT_TEXTURES, *, steps: int | None = None,
+          minutes: float | None = None, resume: bool = False, device: str = "cpu",
+          seed: int = 0, max_steps_this_run: int | None = None, echo: bool = False
+          ) -> dict[str, Any]:
+    """Train (or continue training) the inpainting network.
+
+    Parameters
+    ----------
+    config : TrainConfig or str
+        A config or the name of one in :data:`CONFIGS`.
+    run_dir : Path
+        Folder for ``last.pt``, ``best.pt`` and ``log.jsonl``.
+    data_dir : Path
+        Folder of photos (CBSD432 by default); a fixed share is held out for validation.
+    texture_dir : Path, optional
+        Folder of texture photos mixed into training; None or missing to skip.
+    steps : int, optional
+        Override the schedule's total steps (also on resume).
+    minutes : float, optional
+        Stop cleanly after this much wall time in this run, saving ``last.pt``.
+    resume : bool
+        Continue from ``run_dir/last.pt``.
+    device : str
+        Torch device to train on.
+    seed : int
+        Seed of the crop/mask generator and of the initial weights.
+    max_steps_this_run : int, optional
+        Stop after this many steps in this run (tests).
+    echo : bool
+        Print log lines to stdout (the command line sets it).
+
+    Returns
+    -------
+    dict
+        ``step``, ``loss`` (last logged), ``best_val``, ``elapsed_seconds``, ``stopped``.
+    """
+    import torch
+
+    config = CONFIGS[config] if isinstance(config, str) else config
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device_t = torch.device(device)
+    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
+
+    state: dict[str, Any] | None = None
+    if resume:
+        if not last_path.exists():
+            raise FileNotFoundError(f"nothing to resume: {last_path} does not exist")
+        state = _load(last_path)
+        config = _config_from(state["config"])
+    if steps is not None:
+        config = replace(config, steps=int(steps))
+
+    train_files, val_files = split_files(list_images(data_dir), config.val_every_nth)
+    photos = load_images(train_files, config.crop)
+    textures: list[np.ndarray] = []
+    if texture_dir is not None and Path(texture_dir).is_dir():
+        textures = load_images(list_images(texture_dir), config.crop)
+    validate = _Validator(load_images(val_files, 16), config.val_crop, device_t)
+
+    torch.manual_seed(seed)
+    model = _build(config).to(device_t)
+    ema = _build(config).to(device_t)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    rng = np.random.default_rng(seed)
+    step, elapsed, best_val, last_loss = 0, 0.0, -math.inf, math.nan
+    baseline: dict[str, float] = {}
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = json.loads(state["rng"])
+        step, elapsed, best_val = int(state["step"]), float(state["elapsed"]), float(
+            state["best_val"])
+        baseline = dict(state.get("baseline") or {})
+    else:
+        ema.load_state_dict(model.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    hardware = _hardware(device_t)
+
+    def log(record: dict[str, Any]) -> None:
+        record = {"step": step, "elapsed_min": round(elapsed / 60.0, 3), **record}
+        with open(log_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if echo:
+            print(json.dumps(record), flush=True)
+
+    if not baseline:
+        baseline = validate.telea()
+        log({"baseline": baseline})
+
+    last_val: dict[str, float] = dict(state.get("val") or {}) if state else {}
+
+    def checkpoint(path: Path) -> None:
+        _save(path, {
+            "step": step, "elapsed": elapsed, "best_val": best_val,
+            "config": asdict(config), "model": model.state_dict(), "ema": ema.state_dict(),
+            "optimizer": optimizer.state_dict(), "rng": json.dumps(rng.bit_generator.state),
+            "hardware": hardware, "data": str(data_dir), "train_images": len(photos),
+            "textures": len(textures), "val_images": [p.name for p in val_files],
+            "val": last_val, "baseline": baseline,
+        })
+
+    start_step = step
+    started = time.monotonic()
+    window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
+    stopped = "steps"
+    model.train()
+    while step < config.steps:
+        if minutes is not None and time.monotonic() - started >= minutes * 60.0:
+            stopped = "minutes"
+            break
+        if max_steps_this_run is not None and step - start_step >= max_steps_this_run:
+            stopped = "max_steps_this_run"
+            break
+        tick = time.monotonic()
+        images, holes = make_batch(photos, textures, config, rng)
+        target, hole = _to_batch(images, device_t), _to_batch(holes, device_t)
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(step, config, config.steps)
+        loss = inpaint_loss(model(target * (1 - hole), hole), target, hole, config)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        with torch.no_grad():
+            decay = min(config.ema, (step + 1) / (step + 10))
+            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+                e.lerp_(p, 1.0 - decay)
+        step += 1
+        elapsed += time.monotonic() - tick
+        window_loss += float(loss.item())
+        window_steps += 1
+        if step % config.log_every == 0:
+            last_loss = window_loss / window_steps
+            log({"loss": last_loss, "lr": optimizer.param_groups[0]["lr"],
+                 "sec_per_step": (time.monotonic() - window_start) / window_steps})
+            window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
+        if step % config.val_every == 0 or step == config.steps:
+            last_val = validate(ema)
+            log(last_val)
+            if last_val["val_psnr"] > best_val:
+                best_val = last_val["val_psnr"]
+                checkpoint(best_path)
+        if step % config.ckpt_every == 0:
+            checkpoint(last_path)
+    if window_steps:
+        last_loss = window_loss / window_steps
+    checkpoint(last_path)
+    if not best_path.exists():
+        checkpoint(best_path)
+    log({"event": "stop", "reason": stopped})
+    return {"step": step, "loss": last_loss, "best_val": best_val, "elapsed_seconds": elapsed,
+            "stopped": stopped}
+
+
+# ---------------------------------------------------------------------------------- export
+
+
+def merge_manifest_entry(out_dir: Path, name: str, entry: dict[str, Any]) -> None:
+    """Read the manifest, set ``models[name] = entry``, write it back atomically.
+
+    Other models' entries (written by other recipes) are kept as they are.
+    """
+    from engine.weights import MANIFEST
+
+    manifest_path = Path(out_dir) / MANIFEST
+    manifest: dict[str, Any] = {"models": {}}
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest.setdefault("models", {})
+    manifest["models"][name] = entry
+    manifest["models"] = dict(sorted(manifest["models"].items()))
+    tmp = manifest_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, manifest_path)
+
+
+def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME,
+           checkpoint: str = "best.pt", quality: dict[str, Any] | None = None
+           ) -> dict[str, Any]:
+    """Write a checkpoint's EMA weights as safetensors and merge its manifest entry.
+
+    Parameters
+    ----------
+    run_dir : Path
+        The training run folder.
+    out_dir : Path, optional
+        The models folder; :func:`engine.weights.models_dir` by default.
+    name : str
+        Manifest name; the file is ``<name>.safetensors``.
+    checkpoint : str
+        ``best.pt`` (highest held-out masked PSNR) or ``last.pt``.
+    quality : dict, optional
+        Measured benchmark figures (from :mod:`engine.inpainting.bench`) to record.
+
+    Returns
+    -------
+    dict
+        The manifest entry written.
+    """
+    from safetensors.torch import save_file
+
+    from engine.nets.inpaint_arch import ARCHITECTURE
+    from engine.weights import models_dir, sha256_file
+
+    run_dir = Path(run_dir)
+    out_dir = Path(out_dir) if out_dir is not None else models_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = _load(run_dir / checkpoint)
+    config = _config_from(state["config"])
+    tensors = {k: v.detach().float().contiguous() for k, v in state["ema"].items()}
+    path = out_dir / f"{name}.safetensors"
+    save_file(tensors, str(path), metadata={"architecture": ARCHITECTURE,
+                                            "step": str(state["step"])})
+    path.chmod(0o644)
+    entry: dict[str, Any] = {
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "architecture": ARCHITECTURE,
+        "config": config.model_config(),
+        "task": "inpaint",
+        "parameters": int(sum(t.numel() for t in tensors.values())),
+        "training_data": (f"{Path(state['data']).name}: {state['train_images']} photos "
+                          f"(CBSD432 = BSDS500 minus CBSD68; held out for validation: "
+                          f"{len(state['val_images'])}) + {state.get('textures', 0)} texture "
+                          f"photos; holes from engine/inpainting/masks.py (strokes, blobs, "
+                          f"scratches)"),
+        "recipe": f"engine/training/inpaint.py, train config {json.dumps(asdict(config))}",
+        "steps": int(state["step"]),
+        "hardware": state["hardware"],
+        "train_minutes": round(float(state["elapsed"]) / 60.0, 1),
+        "val_masked_psnr_heldout_cbsd432": {k: round(v, 3)
+                                            for k, v in (state.get("val") or {}).items()},
+        "telea_masked_psnr_same_holes": {k: round(v, 3)
+                                         for k, v in (state.get("baseline") or {}).items()},
+        "exported": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if quality:
+        entry["quality"] = quality
+    merge_manifest_entry(out_dir, name, entry)
+    return entry
+
+
+# ---------------------------------------------------------------------------------- CLI
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m engine.training.inpaint",
+        description="Train the PixelMend inpainting network (resumable) or export its weights.")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
+    parser.add_argument("--run-dir", type=Path, default=None,
+                        help="run folder (default: runs/inpaint_<config>)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="folder of training photos (default: CBSD432)")
+    parser.add_argument("--textures", type=Path, default=DEFAULT_TEXTURES,
+                        help="folder of texture photos mixed in (default: shared textures)")
+    parser.add_argument("--steps", type=int, default=None, help="override the schedule length")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="stop cleanly after this many minutes and save")
+    parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--export", action="store_true",
+                        help="export the run's best checkpoint to resources/models and exit")
+    parser.add_argument("--checkpoint", default="best.pt", help="checkpoint to export")
+    parser.add_argument("--name", default=MODEL_NAME, help="manifest name of the exported model")
+    parser.add_argument("--out", type=Path, default=None, help="models folder to export into")
+    parser.add_argument("--quality", type=Path, default=None,
+                        help="JSON of measured benchmark figures to put in the manifest")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    args = _parser().parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    run_dir = args.run_dir or DEFAULT_RUNS / f"inpaint_{args.config}"
+    if args.export:
+        quality = json.loads(args.quality.read_text()) if args.quality else None
+        entry = export(run_dir, args.out, name=args.name, checkpoint=args.checkpoint,
+                       quality=quality)
+        print(json.dumps(entry, indent=2))
+        return 0
+    summary = train(args.config, run_dir, args.data, args.textures, steps=args.steps,
+                    minutes=args.minutes, resume=args.resume, device=args.device,
+                    seed=args.seed, echo=True)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
