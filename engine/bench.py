@@ -76,6 +76,7 @@ class Suite:
 
 SUITES: dict[str, Suite] = {
     "classical": Suite("engine.bench:classical_suite"),
+    "denoise": Suite("engine.denoise_bench:suite", "engine.denoise_bench:add_suite_arguments"),
     "inpaint": Suite("engine.inpainting.bench:suite",
                      "engine.inpainting.bench:add_suite_arguments"),
     "texture": Suite("engine.texture.bench:suite", "engine.texture.bench:add_suite_arguments"),

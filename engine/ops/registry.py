@@ -146,10 +146,16 @@ def op_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def all_ops() -> list[type[Op]]:
-    """All registered ops, sorted by category then name."""
+def all_ops(*, builtin_only: bool = False) -> list[type[Op]]:
+    """All registered ops, sorted by category then name.
+
+    ``builtin_only`` keeps the ops that ship in ``engine.ops`` (not ones a plug-in or a test
+    registered at run time).
+    """
     _load_builtin_ops()
-    return sorted(_REGISTRY.values(), key=lambda op: (op.category, op.name))
+    ops = [op for op in _REGISTRY.values()
+           if not builtin_only or op.__module__.startswith("engine.ops.")]
+    return sorted(ops, key=lambda op: (op.category, op.name))
 
 
 def run_op(name: str, image: np.ndarray, mask: np.ndarray | None = None,

@@ -224,3 +224,14 @@ def test_inpaint_suite_runs_from_the_command_line(data_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "opencv-telea" in out and "opencv-ns" in out
     assert "1-10%" in out or "10-20%" in out
+
+
+def test_denoise_suite_runs_from_the_command_line(data_dir, tmp_path, capsys):
+    report = tmp_path / "denoise.json"
+    code = main(["bench", "denoise", "--data", str(data_dir), "--limit", "1", "--sigma", "25",
+                 "--peers", "nlm", "--no-blind", "--quiet", "--threads", "1",
+                 "--json", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0 and "25" in out
+    data = json.loads(report.read_text())
+    assert data["suite"] == "denoise" and data["rows"] and "summary" in data

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engine.ops import Op, OpError, OpResult, get_op, op_names, register, run_op
+from engine.ops import Op, OpError, OpResult, all_ops, get_op, op_names, register, run_op
 from engine.params import Float, ParamError
 from engine.progress import Cancelled, CancelToken
 
@@ -92,3 +92,9 @@ def test_registry_lists_and_describes_ops():
     described = get_op("_test_brighten").describe()
     assert described["params"][0]["name"] == "amount"
     assert described["mask"] == "blend"
+
+
+def test_builtin_only_leaves_out_ops_registered_elsewhere():
+    names = {op.name for op in all_ops(builtin_only=True)}
+    assert "median" in names and "_test_brighten" not in names
+    assert "_test_brighten" in {op.name for op in all_ops()}

@@ -1,0 +1,633 @@
+"""Training recipe for the learned denoiser (:mod:`engine.nets.denoise_arch`).
+
+Data: random crops of the CBSD432 colour photos (BSDS500 minus the CBSD68 test images), with a
+random flip/rot90, degraded on the fly by :mod:`engine.training.noise` (Gaussian σ ∈ [0, 75],
+Poisson–Gaussian, channel-correlated, JPEG; some samples grey). A fixed held-out split of the
+training folder (every ``val_every_nth`` file in sorted order) is never trained on; the
+validation PSNR at σ = 15/25/50 on centre crops of it is logged and picks the best checkpoint.
+CBSD68 and McMaster are evaluation sets only: nothing here reads them.
+
+Loss: Charbonnier (a smooth L1). Optimiser: AdamW with linear warm-up and a cosine decay to 1 %
+of the peak learning rate. An exponential moving average (EMA) of the weights is kept, and it is
+the EMA that is validated and exported.
+
+Runs are resumable in chunks: ``--minutes M`` stops cleanly after M minutes and writes
+``last.pt``; ``--resume`` continues from it (step counter, optimiser, EMA, RNG state and the
+accumulated training time are restored). ``log.jsonl`` in the run folder has one line per log
+interval (loss, learning rate, seconds per step) and per validation. Checkpoints are plain
+tensors and numbers, loaded with ``torch.load(weights_only=True)``.
+
+``--export`` writes the best checkpoint's EMA weights as safetensors into ``resources/models``
+and merges the model's entry (sha256, architecture, config, data, steps, hardware, time, PSNR)
+into ``manifest.json``.
+
+Examples
+--------
+Train on a CPU in 60-minute chunks, then export::
+
+    nice -n 19 python -m engine.training.denoise --config cpu --threads 1 --minutes 60
+    nice -n 19 python -m engine.training.denoise --config cpu --threads 1 --minutes 60 --resume
+    python -m engine.training.denoise --config cpu --export
+
+On a GPU (same architecture, larger batches, many more steps), from scratch or continuing from
+the shipped weights::
+
+    python -m engine.training.denoise --config gpu --device cuda --workers 12 --minutes 600
+    python -m engine.training.denoise --config gpu --device cuda --workers 12 --minutes 600 \
+        --init-from resources/models/denoise_unet.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from engine.training.noise import NoiseSpec, synthesize_batch
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "CONFIGS",
+    "DEFAULT_DATA",
+    "MODEL_NAME",
+    "TrainConfig",
+    "export",
+    "load_images",
+    "main",
+    "split_files",
+    "train",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "train" / "cbsd432"
+DEFAULT_RUNS = REPO_ROOT / "runs"
+MODEL_NAME = "denoise_unet"
+VAL_SIGMAS = (15, 25, 50)
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training configuration.
+
+    Attributes
+    ----------
+    widths, blocks, unshuffle
+        Network shape (see :class:`engine.nets.denoise_arch.DenoiseUNet`).
+    crop, batch : int
+        Training crop edge (a multiple of the network's size multiple, 16) and batch size.
+    steps : int
+        Length of the learning-rate schedule.
+    lr, weight_decay, warmup : float, float, int
+        AdamW peak learning rate, decoupled weight decay, warm-up steps.
+    ema : float
+        Decay of the weight moving average.
+    log_every, val_every, ckpt_every : int
+        Intervals in steps.
+    val_every_nth, val_crop : int
+        Held-out split (every n-th file) and the centre-crop edge validated on.
+    """
+
+    widths: tuple[int, ...] = (24, 48, 96, 192)
+    blocks: tuple[int, ...] = (1, 1, 1, 2)
+    unshuffle: int = 2
+    crop: int = 96
+    batch: int = 8
+    steps: int = 9000
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 200
+    ema: float = 0.999
+    log_every: int = 50
+    val_every: int = 500
+    ckpt_every: int = 250
+    val_every_nth: int = 27
+    val_crop: int = 160
+
+    def model_config(self) -> dict[str, Any]:
+        """The network part, as stored in the manifest."""
+        return {"channels": 3, "widths": list(self.widths), "blocks": list(self.blocks),
+                "unshuffle": self.unshuffle,
+                "multiple": self.unshuffle * 2 ** (len(self.widths) - 1),
+                "noise_map": "sigma/255 per pixel"}
+
+
+CONFIGS: dict[str, TrainConfig] = {
+    # Smoke tests: a few seconds on one CPU thread.
+    "tiny": TrainConfig(widths=(8, 16, 32), blocks=(1, 1, 1), crop=32, batch=4, steps=20,
+                        lr=2e-3, warmup=2, ema=0.9, log_every=1, val_every=5, ckpt_every=5,
+                        val_every_nth=4, val_crop=48),
+    # What a shared 2-core CPU can do in an hour or two.
+    "cpu": TrainConfig(),
+    # Same architecture (the op's CPU speed target fixes it), GPU-sized batches and schedule.
+    "gpu": TrainConfig(crop=128, batch=32, steps=300_000, lr=5e-4, warmup=2000, ema=0.9995,
+                       log_every=200, val_every=5000, ckpt_every=5000, val_crop=256),
+}
+
+
+# ---------------------------------------------------------------------------------- data
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files of ``folder``, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"training folder {folder} does not exist; pass --data DIR")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+    if len(files) < 2:
+        raise FileNotFoundError(f"{folder} holds fewer than two images")
+    return files
+
+
+def split_files(files: Sequence[Path], every_nth: int) -> tuple[list[Path], list[Path]]:
+    """Deterministic split: every ``every_nth`` file (sorted order) is held out for validation."""
+    files = sorted(files)
+    val = [f for i, f in enumerate(files) if i % every_nth == every_nth // 2]
+    train = [f for f in files if f not in set(val)]
+    if not val or not train:
+        raise ValueError(f"cannot split {len(files)} files with every_nth={every_nth}")
+    return train, val
+
+
+def load_images(files: Sequence[Path], min_edge: int) -> list[np.ndarray]:
+    """Read images as RGB uint8 (grey ones replicated); skip ones smaller than ``min_edge``."""
+    images = []
+    for path in files:
+        pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if pixels is None:
+            raise OSError(f"cannot read {path}")
+        if min(pixels.shape[:2]) >= min_edge:
+            images.append(np.ascontiguousarray(pixels[:, :, ::-1]))
+    if not images:
+        raise ValueError(f"no training image is at least {min_edge} px on its short side")
+    return images
+
+
+def random_crops(images: Sequence[np.ndarray], count: int, size: int,
+                 rng: np.random.Generator) -> list[np.ndarray]:
+    """``count`` random ``size×size`` float32 crops with a random flip/rot90 each."""
+    crops = []
+    for _ in range(count):
+        image = images[int(rng.integers(len(images)))]
+        h, w = image.shape[:2]
+        y = int(rng.integers(h - size + 1))
+        x = int(rng.integers(w - size + 1))
+        crop = image[y:y + size, x:x + size]
+        crop = np.rot90(crop, int(rng.integers(4)))
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        crops.append(crop.astype(np.float32) / np.float32(255.0))
+    return crops
+
+
+def _batch_stream(images: Sequence[np.ndarray], config: TrainConfig, spec: NoiseSpec,
+                  workers: int, seed: int, device: torch.device
+                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Endless ``(clean, noisy, sigma)`` training batches from ``workers`` processes.
+
+    Each worker draws from ``default_rng([seed, worker])``; ``seed`` should change on every
+    resume so that a continued run does not replay the same crops.
+    """
+    import torch
+    from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+    class NoisyCrops(IterableDataset):
+        def __iter__(self):
+            info = get_worker_info()
+            rng = np.random.default_rng([seed, info.id if info is not None else 0])
+            while True:
+                crops = random_crops(images, config.batch, config.crop, rng)
+                clean, noisy, sigma = synthesize_batch(crops, rng, spec)
+                yield (torch.from_numpy(np.ascontiguousarray(clean.transpose(0, 3, 1, 2))),
+                       torch.from_numpy(np.ascontiguousarray(noisy.transpose(0, 3, 1, 2))),
+                       torch.from_numpy(sigma).view(-1, 1, 1, 1))
+
+    loader = DataLoader(NoisyCrops(), batch_size=None, num_workers=workers,
+                        pin_memory=device.type == "cuda", prefetch_factor=4,
+                        persistent_workers=True)
+    for clean, noisy, sigma in loader:
+        yield (clean.to(device, non_blocking=True), noisy.to(device, non_blocking=True),
+               sigma.to(device, non_blocking=True))
+
+
+def _centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    size = min(size, h - h % 8, w - w % 8)
+    y, x = (h - size) // 2, (w - size) // 2
+    return image[y:y + size, x:x + size].astype(np.float32) / np.float32(255.0)
+
+
+# ---------------------------------------------------------------------------------- model
+
+
+def _build(config: TrainConfig) -> torch.nn.Module:
+    from engine.nets.denoise_arch import build_denoiser
+
+    return build_denoiser(config.model_config())
+
+
+def _lr_at(step: int, config: TrainConfig, total: int) -> float:
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = min((step - config.warmup) / max(total - config.warmup, 1), 1.0)
+    return config.lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def _charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    import torch
+
+    return torch.sqrt((pred - target) ** 2 + eps * eps).mean()
+
+
+def _to_batch(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(0, 3, 1, 2))).to(device)
+
+
+class _Validator:
+    """Fixed noisy centre crops of the held-out images at σ = 15/25/50 (seeded, unclipped)."""
+
+    def __init__(self, images: Sequence[np.ndarray], crop: int, device: torch.device) -> None:
+        self.device = device
+        self.items = []
+        for index, image in enumerate(images):
+            clean = _centre_crop(image, crop)
+            for sigma in VAL_SIGMAS:
+                rng = np.random.default_rng(1000 * sigma + index)
+                noisy = clean + rng.standard_normal(clean.shape).astype(np.float32) * (
+                    sigma / 255.0)
+                self.items.append((sigma, clean, noisy.astype(np.float32)))
+
+    def __call__(self, model: torch.nn.Module) -> dict[str, float]:
+        import torch
+
+        scores: dict[int, list[float]] = {s: [] for s in VAL_SIGMAS}
+        model.eval()
+        with torch.inference_mode():
+            for sigma, clean, noisy in self.items:
+                x = _to_batch(noisy[None], self.device)
+                level = torch.full((1, 1, 1, 1), sigma / 255.0, device=self.device)
+                out = model(x, level).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+                mse = float(np.mean((out.astype(np.float64) - clean) ** 2))
+                scores[sigma].append(10.0 * math.log10(1.0 / max(mse, 1e-10)))
+        model.train()
+        return {f"val_psnr_{s}": float(np.mean(v)) for s, v in scores.items()}
+
+
+def _hardware(device: torch.device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA)"
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {torch.get_num_threads()} thread(s) of {os.cpu_count()} cores"
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+def _initial_weights(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    return _load(path)["ema"]
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DATA, *,
+          steps: int | None = None, minutes: float | None = None, resume: bool = False,
+          device: str = "cpu", seed: int = 0, max_steps_this_run: int | None = None,
+          workers: int = 0, init_from: Path | None = None, echo: bool = False
+          ) -> dict[str, Any]:
+    """Train (or continue training) the denoiser.
+
+    Parameters
+    ----------
+    config : TrainConfig or str
+        A config or the name of one in :data:`CONFIGS`.
+    run_dir : Path
+        Folder for ``last.pt``, ``best.pt`` and ``log.jsonl``.
+    data_dir : Path
+        Folder of clean training images (CBSD432 by default).
+    steps : int, optional
+        Override the schedule's total steps (also on resume).
+    minutes : float, optional
+        Stop cleanly after this much wall time in this run, saving ``last.pt``.
+    resume : bool
+        Continue from ``run_dir/last.pt``.
+    device : str
+        Torch device to train on.
+    seed : int
+        Seed of the crop/noise generator and of the initial weights.
+    max_steps_this_run : int, optional
+        Stop after this many steps in this run (tests).
+    workers : int
+        Processes that crop and degrade batches in parallel (for a GPU, whose step is far
+        faster than the noise synthesis). 0 does it in this process, and only then is a
+        resumed run bit-identical to an uninterrupted one.
+    init_from : Path, optional
+        Start a new run from these weights (a run's ``.pt`` checkpoint, whose EMA is taken, or
+        an exported ``.safetensors``) instead of random ones: fine-tuning, e.g. continuing
+        the shipped CPU-trained model on a GPU with the ``gpu`` config's schedule.
+    echo : bool
+        Print log lines to stdout (the command line sets it).
+
+    Returns
+    -------
+    dict
+        ``step``, ``loss`` (last logged), ``best_val``, ``elapsed_seconds``, ``stopped``.
+    """
+    import torch
+
+    config = CONFIGS[config] if isinstance(config, str) else config
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device_t = torch.device(device)
+    torch.set_flush_denormal(True)  # denormal activations slow CPU convolutions ~8×
+    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
+
+    state: dict[str, Any] | None = None
+    if resume:
+        if not last_path.exists():
+            raise FileNotFoundError(f"nothing to resume: {last_path} does not exist")
+        state = _load(last_path)
+        config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                for k, v in state["config"].items()})
+    if steps is not None:
+        config = replace(config, steps=int(steps))
+
+    train_files, val_files = split_files(list_images(data_dir), config.val_every_nth)
+    images = load_images(train_files, config.crop)
+    validate = _Validator(load_images(val_files, 16), config.val_crop, device_t)
+
+    torch.manual_seed(seed)
+    model = _build(config).to(device_t)
+    ema = _build(config).to(device_t)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    rng = np.random.default_rng(seed)
+    step, elapsed, best_val, last_loss = 0, 0.0, -math.inf, math.nan
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = json.loads(state["rng"])
+        step, elapsed, best_val = int(state["step"]), float(state["elapsed"]), float(
+            state["best_val"])
+    else:
+        if init_from is not None:
+            model.load_state_dict(_initial_weights(Path(init_from)))
+        ema.load_state_dict(model.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    spec = NoiseSpec()
+    hardware = _hardware(device_t)
+
+    def log(record: dict[str, Any]) -> None:
+        record = {"step": step, "elapsed_min": round(elapsed / 60.0, 3), **record}
+        with open(log_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if echo:
+            print(json.dumps(record), flush=True)
+
+    def checkpoint(path: Path) -> None:
+        _save(path, {
+            "step": step, "elapsed": elapsed, "best_val": best_val,
+            "config": asdict(config), "model": model.state_dict(), "ema": ema.state_dict(),
+            "optimizer": optimizer.state_dict(), "rng": json.dumps(rng.bit_generator.state),
+            "hardware": hardware, "data": str(data_dir), "train_images": len(images),
+            "val_images": [p.name for p in val_files], "val": last_val,
+        })
+
+    stream = _batch_stream(images, config, spec, workers, seed * 1_000_003 + step,
+                           device_t) if workers > 0 else None
+    last_val: dict[str, float] = dict(state.get("val") or {}) if state else {}
+    start_step = step
+    started = time.monotonic()
+    window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
+    stopped = "steps"
+    model.train()
+    while step < config.steps:
+        if minutes is not None and time.monotonic() - started >= minutes * 60.0:
+            stopped = "minutes"
+            break
+        if max_steps_this_run is not None and step - start_step >= max_steps_this_run:
+            stopped = "max_steps_this_run"
+            break
+        tick = time.monotonic()
+        if stream is not None:
+            clean_t, noisy_t, sigma_t = next(stream)
+        else:
+            crops = random_crops(images, config.batch, config.crop, rng)
+            clean, noisy, sigma = synthesize_batch(crops, rng, spec)
+            clean_t, noisy_t = _to_batch(clean, device_t), _to_batch(noisy, device_t)
+            sigma_t = torch.from_numpy(sigma).view(-1, 1, 1, 1).to(device_t)
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(step, config, config.steps)
+        loss = _charbonnier(model(noisy_t, sigma_t), clean_t)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        with torch.no_grad():
+            decay = min(config.ema, (step + 1) / (step + 10))
+            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+                e.lerp_(p, 1.0 - decay)
+        step += 1
+        elapsed += time.monotonic() - tick
+        window_loss += float(loss.item())
+        window_steps += 1
+        if step % config.log_every == 0:
+            last_loss = window_loss / window_steps
+            log({"loss": last_loss, "lr": optimizer.param_groups[0]["lr"],
+                 "sec_per_step": (time.monotonic() - window_start) / window_steps})
+            window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
+        if step % config.val_every == 0 or step == config.steps:
+            last_val = validate(ema)
+            log(last_val)
+            if last_val["val_psnr_25"] > best_val:
+                best_val = last_val["val_psnr_25"]
+                checkpoint(best_path)
+        if step % config.ckpt_every == 0:
+            checkpoint(last_path)
+    if stream is not None:
+        stream.close()
+    if window_steps:
+        last_loss = window_loss / window_steps
+    checkpoint(last_path)
+    if not best_path.exists():
+        checkpoint(best_path)
+    log({"event": "stop", "reason": stopped})
+    return {"step": step, "loss": last_loss, "best_val": best_val, "elapsed_seconds": elapsed,
+            "stopped": stopped}
+
+
+# ---------------------------------------------------------------------------------- export
+
+
+def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME,
+           checkpoint: str = "best.pt", quality: dict[str, Any] | None = None
+           ) -> dict[str, Any]:
+    """Write a checkpoint's EMA weights as safetensors and merge its manifest entry.
+
+    Parameters
+    ----------
+    run_dir : Path
+        The training run folder.
+    out_dir : Path, optional
+        The models folder; :func:`engine.weights.models_dir` by default.
+    name : str
+        Manifest name; the file is ``<name>.safetensors``.
+    checkpoint : str
+        ``best.pt`` (highest held-out PSNR at σ = 25) or ``last.pt``.
+    quality : dict, optional
+        Measured benchmark figures (from :mod:`engine.denoise_bench`) to record.
+
+    Returns
+    -------
+    dict
+        The manifest entry written.
+    """
+    from safetensors.torch import save_file
+
+    from engine.nets.denoise_arch import ARCHITECTURE
+    from engine.weights import MANIFEST, models_dir, sha256_file
+
+    run_dir = Path(run_dir)
+    out_dir = Path(out_dir) if out_dir is not None else models_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = _load(run_dir / checkpoint)
+    config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v
+                            for k, v in state["config"].items()})
+    tensors = {k: v.detach().float().contiguous() for k, v in state["ema"].items()}
+    path = out_dir / f"{name}.safetensors"
+    save_file(tensors, str(path), metadata={"architecture": ARCHITECTURE, "step": str(
+        state["step"])})
+    path.chmod(0o644)
+    entry: dict[str, Any] = {
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "architecture": ARCHITECTURE,
+        "config": config.model_config(),
+        "task": "denoise",
+        "parameters": int(sum(t.numel() for t in tensors.values())),
+        "training_data": (f"{Path(state['data']).name}: {state['train_images']} images "
+                          f"(CBSD432 = BSDS500 minus CBSD68); held out for validation: "
+                          f"{len(state['val_images'])} images"),
+        "noise": "Gaussian 0-75, Poisson-Gaussian, channel-correlated, JPEG q20-95 "
+                 "(engine/training/noise.py)",
+        "recipe": f"engine/training/denoise.py, train config {json.dumps(asdict(config))}",
+        "steps": int(state["step"]),
+        "hardware": state["hardware"],
+        "train_minutes": round(float(state["elapsed"]) / 60.0, 1),
+        "val_psnr_heldout_cbsd432": {k: round(v, 3) for k, v in (state.get("val") or {}).items()},
+        "exported": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if quality:
+        entry["quality"] = quality
+    manifest_path = out_dir / MANIFEST
+    manifest: dict[str, Any] = {"models": {}}
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest.setdefault("models", {})
+    manifest["models"][name] = entry
+    manifest["models"] = dict(sorted(manifest["models"].items()))
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return entry
+
+
+# ---------------------------------------------------------------------------------- CLI
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m engine.training.denoise",
+        description="Train the PixelMend denoiser (resumable) or export its weights.")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
+    parser.add_argument("--run-dir", type=Path, default=None,
+                        help="run folder (default: runs/denoise_<config>)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="folder of clean training images (default: CBSD432)")
+    parser.add_argument("--steps", type=int, default=None, help="override the schedule length")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="stop cleanly after this many minutes and save")
+    parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="data processes (use 8-12 with a GPU; 0 = exact resume)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start a new run from these weights (.pt checkpoint or exported "
+                             ".safetensors) instead of random ones")
+    parser.add_argument("--export", action="store_true",
+                        help="export the run's best checkpoint to resources/models and exit")
+    parser.add_argument("--checkpoint", default="best.pt", help="checkpoint to export")
+    parser.add_argument("--name", default=MODEL_NAME, help="manifest name of the exported model")
+    parser.add_argument("--out", type=Path, default=None, help="models folder to export into")
+    parser.add_argument("--quality", type=Path, default=None,
+                        help="JSON of measured benchmark figures to put in the manifest")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    args = _parser().parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    run_dir = args.run_dir or DEFAULT_RUNS / f"denoise_{args.config}"
+    if args.export:
+        quality = json.loads(args.quality.read_text()) if args.quality else None
+        entry = export(run_dir, args.out, name=args.name, checkpoint=args.checkpoint,
+                       quality=quality)
+        print(json.dumps(entry, indent=2))
+        return 0
+    summary = train(args.config, run_dir, args.data, steps=args.steps, minutes=args.minutes,
+                    resume=args.resume, device=args.device, seed=args.seed,
+                    workers=args.workers, init_from=args.init_from, echo=True)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
