@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +28,9 @@ if TYPE_CHECKING:
 __all__ = [
     "ModelEntry",
     "WeightsError",
+    "clear_model_cache",
     "list_models",
+    "load_model",
     "load_state_dict",
     "model_entry",
     "models_dir",
@@ -34,6 +38,9 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
+
+_MODELS: dict[tuple[str, str, str, Path | None], tuple[Any, ModelEntry]] = {}
+_MODELS_LOCK = threading.Lock()
 
 
 class WeightsError(RuntimeError):
@@ -148,3 +155,59 @@ def load_state_dict(name: str, device: str | torch.device = "cpu",
         raise WeightsError(f"weights file {entry.path} is missing; reinstall PixelMend")
     _verified(entry.path, entry.sha256, entry.path.stat().st_mtime_ns)
     return load_file(str(entry.path), device=str(device)), entry
+
+
+def load_model(name: str, build: Callable[[ModelEntry], torch.nn.Module],
+               device: str | torch.device = "cpu", *, dtype: torch.dtype | None = None,
+               folder: Path | None = None) -> tuple[torch.nn.Module, ModelEntry]:
+    """A shipped network, built, loaded and moved to ``device`` once, then cached.
+
+    The cache is keyed by ``(name, device, dtype, folder)``; the weights are checksum-verified
+    on the first load. The model is in eval mode with gradients off.
+
+    Parameters
+    ----------
+    name : str
+        Manifest name of the model.
+    build : callable
+        Makes the (untrained) network from the manifest entry, typically from its ``config``.
+    device : str or torch.device
+        Where the model runs.
+    dtype : torch.dtype, optional
+        Cast the parameters to this type (e.g. ``torch.float16``); None keeps them as built.
+    folder : Path, optional
+        Models folder; defaults to :func:`models_dir`.
+
+    Returns
+    -------
+    model : torch.nn.Module
+    entry : ModelEntry
+
+    Raises
+    ------
+    WeightsError
+        The model is not listed, its file is missing, or its checksum does not match.
+    """
+    import torch
+
+    target = torch.device(device)
+    key = (name, str(target), str(dtype), folder)
+    with _MODELS_LOCK:
+        cached = _MODELS.get(key)
+        if cached is None:
+            state, entry = load_state_dict(name, "cpu", folder)
+            model = build(entry)
+            model.load_state_dict(state)
+            model = model.to(target) if dtype is None else model.to(device=target, dtype=dtype)
+            model = model.eval()
+            for parameter in model.parameters():
+                parameter.requires_grad_(False)
+            cached = _MODELS[key] = (model, entry)
+        return cached
+
+
+def clear_model_cache(name: str | None = None) -> None:
+    """Forget the models :func:`load_model` cached: those named ``name``, or all."""
+    with _MODELS_LOCK:
+        for key in [k for k in _MODELS if name is None or k[0] == name]:
+            del _MODELS[key]

@@ -20,7 +20,6 @@ on first use and cached per device.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -38,9 +37,6 @@ MAX_RADIUS = 12.0
 _MIN_SCALE = 1 / 8
 _SEAM_SIGMA = 4.0
 _SEAM_FLOOR = 0.005
-
-_CACHE: dict[str, Any] = {}
-_LOCK = threading.Lock()
 
 
 def weights_available() -> bool:
@@ -61,29 +57,17 @@ def load_model(device: Any = "cpu") -> Any:
     engine.weights.WeightsError
         The weights are not installed or damaged.
     """
-    import torch
-
     from engine.nets.inpaint_arch import build_inpaint_net
-    from engine.weights import load_state_dict
+    from engine.weights import load_model as load_weights
 
-    key = str(torch.device(device))
-    with _LOCK:
-        model = _CACHE.get(key)
-        if model is None:
-            state, entry = load_state_dict(MODEL_NAME, "cpu")
-            model = build_inpaint_net(entry.config)
-            model.load_state_dict(state)
-            model = model.to(torch.device(device)).eval()
-            for parameter in model.parameters():
-                parameter.requires_grad_(False)
-            _CACHE[key] = model
-        return model
+    return load_weights(MODEL_NAME, lambda entry: build_inpaint_net(entry.config), device)[0]
 
 
 def clear_model_cache() -> None:
     """Forget the loaded models (tests; freeing accelerator memory)."""
-    with _LOCK:
-        _CACHE.clear()
+    from engine.weights import clear_model_cache as clear
+
+    clear(MODEL_NAME)
 
 
 def _starts(length: int, core: int) -> list[int]:

@@ -18,7 +18,6 @@ a mask, the mask's bounding box plus a margin) is processed in overlapping tiles
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,9 +43,6 @@ _MIN_ESTIMATE_EDGE = 64
 MEAN_SIGMA_PX = 12.0
 """Scale (Gaussian σ, px) below which :func:`keep_local_means` counts a change as 'local mean'."""
 
-_CACHE: dict[tuple[str, bool], Any] = {}
-_LOCK = threading.Lock()
-
 
 def load_model(device: Any, half: bool = False) -> Any:
     """The shipped denoiser on ``device`` (cached; loaded and checksum-verified on first use).
@@ -59,27 +55,17 @@ def load_model(device: Any, half: bool = False) -> Any:
     import torch
 
     from engine.nets.denoise_arch import build_denoiser
-    from engine.weights import load_state_dict
+    from engine.weights import load_model as load_weights
 
-    key = (str(torch.device(device)), bool(half))
-    with _LOCK:
-        model = _CACHE.get(key)
-        if model is None:
-            state, entry = load_state_dict(MODEL_NAME, "cpu")
-            model = build_denoiser(entry.config)
-            model.load_state_dict(state)
-            model = model.to(device=torch.device(device),
-                             dtype=torch.float16 if half else torch.float32).eval()
-            for parameter in model.parameters():
-                parameter.requires_grad_(False)
-            _CACHE[key] = model
-        return model
+    return load_weights(MODEL_NAME, lambda entry: build_denoiser(entry.config), device,
+                        dtype=torch.float16 if half else torch.float32)[0]
 
 
 def clear_model_cache() -> None:
     """Forget the loaded models (tests; freeing accelerator memory)."""
-    with _LOCK:
-        _CACHE.clear()
+    from engine.weights import clear_model_cache as clear
+
+    clear(MODEL_NAME)
 
 
 def fit_tile(height: int, width: int, tile: int, overlap: int = OVERLAP, multiple: int = 16

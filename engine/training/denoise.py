@@ -42,8 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -52,9 +50,28 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
+from engine.training.common import (
+    add_export_arguments,
+    add_run_arguments,
+    add_schedule_arguments,
+    append_log,
+    config_from,
+    export_weights,
+    hardware,
+    list_images,
+    load_checkpoint,
+    load_images,
+    merge_manifest_entry,
+    optimizer_step,
+    restore_state,
+    run_main,
+    save_checkpoint,
+    split_files,
+    stop_reason,
+    train_state,
+)
 from engine.training.noise import NoiseSpec, synthesize_batch
 
 if TYPE_CHECKING:
@@ -77,7 +94,6 @@ DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "train" / "cbsd432"
 DEFAULT_RUNS = REPO_ROOT / "runs"
 MODEL_NAME = "denoise_unet"
 VAL_SIGMAS = (15, 25, 50)
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 
 
 @dataclass(frozen=True)
@@ -140,41 +156,6 @@ CONFIGS: dict[str, TrainConfig] = {
 
 
 # ---------------------------------------------------------------------------------- data
-
-
-def list_images(folder: Path) -> list[Path]:
-    """Image files of ``folder``, sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"training folder {folder} does not exist; pass --data DIR")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-    if len(files) < 2:
-        raise FileNotFoundError(f"{folder} holds fewer than two images")
-    return files
-
-
-def split_files(files: Sequence[Path], every_nth: int) -> tuple[list[Path], list[Path]]:
-    """Deterministic split: every ``every_nth`` file (sorted order) is held out for validation."""
-    files = sorted(files)
-    val = [f for i, f in enumerate(files) if i % every_nth == every_nth // 2]
-    train = [f for f in files if f not in set(val)]
-    if not val or not train:
-        raise ValueError(f"cannot split {len(files)} files with every_nth={every_nth}")
-    return train, val
-
-
-def load_images(files: Sequence[Path], min_edge: int) -> list[np.ndarray]:
-    """Read images as RGB uint8 (grey ones replicated); skip ones smaller than ``min_edge``."""
-    images = []
-    for path in files:
-        pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if pixels is None:
-            raise OSError(f"cannot read {path}")
-        if min(pixels.shape[:2]) >= min_edge:
-            images.append(np.ascontiguousarray(pixels[:, :, ::-1]))
-    if not images:
-        raise ValueError(f"no training image is at least {min_edge} px on its short side")
-    return images
 
 
 def random_crops(images: Sequence[np.ndarray], count: int, size: int,
@@ -240,13 +221,6 @@ def _build(config: TrainConfig) -> torch.nn.Module:
     return build_denoiser(config.model_config())
 
 
-def _lr_at(step: int, config: TrainConfig, total: int) -> float:
-    if step < config.warmup:
-        return config.lr * (step + 1) / config.warmup
-    progress = min((step - config.warmup) / max(total - config.warmup, 1), 1.0)
-    return config.lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
 def _charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     import torch
 
@@ -289,22 +263,6 @@ class _Validator:
         return {f"val_psnr_{s}": float(np.mean(v)) for s, v in scores.items()}
 
 
-def _hardware(device: torch.device) -> str:
-    import torch
-
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA)"
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {torch.get_num_threads()} thread(s) of {os.cpu_count()} cores"
-
-
 # ---------------------------------------------------------------------------------- training
 
 
@@ -313,21 +271,7 @@ def _initial_weights(path: Path) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         return load_file(str(path))
-    return _load(path)["ema"]
-
-
-def _save(path: Path, state: dict[str, Any]) -> None:
-    import torch
-
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def _load(path: Path) -> dict[str, Any]:
-    import torch
-
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return load_checkpoint(path)["ema"]
 
 
 def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DATA, *,
@@ -386,9 +330,8 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     if resume:
         if not last_path.exists():
             raise FileNotFoundError(f"nothing to resume: {last_path} does not exist")
-        state = _load(last_path)
-        config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in state["config"].items()})
+        state = load_checkpoint(last_path)
+        config = config_from(TrainConfig, state["config"])
     if steps is not None:
         config = replace(config, steps=int(steps))
 
@@ -404,12 +347,7 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     rng = np.random.default_rng(seed)
     step, elapsed, best_val, last_loss = 0, 0.0, -math.inf, math.nan
     if state is not None:
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = json.loads(state["rng"])
-        step, elapsed, best_val = int(state["step"]), float(state["elapsed"]), float(
-            state["best_val"])
+        step, elapsed, best_val = restore_state(state, model, ema, optimizer, rng)
     else:
         if init_from is not None:
             model.load_state_dict(_initial_weights(Path(init_from)))
@@ -417,21 +355,16 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     for p in ema.parameters():
         p.requires_grad_(False)
     spec = NoiseSpec()
-    hardware = _hardware(device_t)
+    machine = hardware(device_t)
 
     def log(record: dict[str, Any]) -> None:
-        record = {"step": step, "elapsed_min": round(elapsed / 60.0, 3), **record}
-        with open(log_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
-        if echo:
-            print(json.dumps(record), flush=True)
+        append_log(log_path, record, step=step, elapsed=elapsed, echo=echo)
 
     def checkpoint(path: Path) -> None:
-        _save(path, {
-            "step": step, "elapsed": elapsed, "best_val": best_val,
-            "config": asdict(config), "model": model.state_dict(), "ema": ema.state_dict(),
-            "optimizer": optimizer.state_dict(), "rng": json.dumps(rng.bit_generator.state),
-            "hardware": hardware, "data": str(data_dir), "train_images": len(images),
+        save_checkpoint(path, {
+            **train_state(step=step, elapsed=elapsed, best_val=best_val, config=config,
+                          model=model, ema=ema, optimizer=optimizer, rng=rng, hardware=machine),
+            "data": str(data_dir), "train_images": len(images),
             "val_images": [p.name for p in val_files], "val": last_val,
         })
 
@@ -444,11 +377,10 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     stopped = "steps"
     model.train()
     while step < config.steps:
-        if minutes is not None and time.monotonic() - started >= minutes * 60.0:
-            stopped = "minutes"
-            break
-        if max_steps_this_run is not None and step - start_step >= max_steps_this_run:
-            stopped = "max_steps_this_run"
+        reason = stop_reason(started=started, minutes=minutes, step=step, start_step=start_step,
+                             max_steps_this_run=max_steps_this_run)
+        if reason is not None:
+            stopped = reason
             break
         tick = time.monotonic()
         if stream is not None:
@@ -458,19 +390,8 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
             clean, noisy, sigma = synthesize_batch(crops, rng, spec)
             clean_t, noisy_t = _to_batch(clean, device_t), _to_batch(noisy, device_t)
             sigma_t = torch.from_numpy(sigma).view(-1, 1, 1, 1).to(device_t)
-        for group in optimizer.param_groups:
-            group["lr"] = _lr_at(step, config, config.steps)
         loss = _charbonnier(model(noisy_t, sigma_t), clean_t)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        with torch.no_grad():
-            decay = min(config.ema, (step + 1) / (step + 10))
-            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
-                e.lerp_(p, 1.0 - decay)
+        optimizer_step(loss, model, ema, optimizer, step, config)
         step += 1
         elapsed += time.monotonic() - tick
         window_loss += float(loss.item())
@@ -526,22 +447,15 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
     dict
         The manifest entry written.
     """
-    from safetensors.torch import save_file
-
     from engine.nets.denoise_arch import ARCHITECTURE
-    from engine.weights import MANIFEST, models_dir, sha256_file
+    from engine.weights import models_dir, sha256_file
 
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else models_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    state = _load(run_dir / checkpoint)
-    config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v
-                            for k, v in state["config"].items()})
-    tensors = {k: v.detach().float().contiguous() for k, v in state["ema"].items()}
-    path = out_dir / f"{name}.safetensors"
-    save_file(tensors, str(path), metadata={"architecture": ARCHITECTURE, "step": str(
-        state["step"])})
-    path.chmod(0o644)
+    state = load_checkpoint(run_dir / checkpoint)
+    config = config_from(TrainConfig, state["config"])
+    path, tensors = export_weights(state, out_dir, name, ARCHITECTURE)
     entry: dict[str, Any] = {
         "file": path.name,
         "sha256": sha256_file(path),
@@ -563,14 +477,7 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
     }
     if quality:
         entry["quality"] = quality
-    manifest_path = out_dir / MANIFEST
-    manifest: dict[str, Any] = {"models": {}}
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        manifest.setdefault("models", {})
-    manifest["models"][name] = entry
-    manifest["models"] = dict(sorted(manifest["models"].items()))
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    merge_manifest_entry(out_dir, name, entry)
     return entry
 
 
@@ -581,52 +488,27 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m engine.training.denoise",
         description="Train the PixelMend denoiser (resumable) or export its weights.")
-    parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
-    parser.add_argument("--run-dir", type=Path, default=None,
-                        help="run folder (default: runs/denoise_<config>)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="folder of clean training images (default: CBSD432)")
-    parser.add_argument("--steps", type=int, default=None, help="override the schedule length")
-    parser.add_argument("--minutes", type=float, default=None,
-                        help="stop cleanly after this many minutes and save")
-    parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--seed", type=int, default=0)
+    add_run_arguments(parser, configs=CONFIGS, run_dir_help="run folder (default: "
+                      "runs/denoise_<config>)", data=DEFAULT_DATA,
+                      data_help="folder of clean training images (default: CBSD432)")
+    add_schedule_arguments(parser)
     parser.add_argument("--workers", type=int, default=0,
                         help="data processes (use 8-12 with a GPU; 0 = exact resume)")
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start a new run from these weights (.pt checkpoint or exported "
                              ".safetensors) instead of random ones")
-    parser.add_argument("--export", action="store_true",
-                        help="export the run's best checkpoint to resources/models and exit")
-    parser.add_argument("--checkpoint", default="best.pt", help="checkpoint to export")
-    parser.add_argument("--name", default=MODEL_NAME, help="manifest name of the exported model")
-    parser.add_argument("--out", type=Path, default=None, help="models folder to export into")
-    parser.add_argument("--quality", type=Path, default=None,
-                        help="JSON of measured benchmark figures to put in the manifest")
+    add_export_arguments(parser, MODEL_NAME)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     args = _parser().parse_args(argv)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     run_dir = args.run_dir or DEFAULT_RUNS / f"denoise_{args.config}"
-    if args.export:
-        quality = json.loads(args.quality.read_text()) if args.quality else None
-        entry = export(run_dir, args.out, name=args.name, checkpoint=args.checkpoint,
-                       quality=quality)
-        print(json.dumps(entry, indent=2))
-        return 0
-    summary = train(args.config, run_dir, args.data, steps=args.steps, minutes=args.minutes,
-                    resume=args.resume, device=args.device, seed=args.seed,
-                    workers=args.workers, init_from=args.init_from, echo=True)
-    print(json.dumps(summary))
-    return 0
+    return run_main(args, run_dir, export, lambda: train(
+        args.config, run_dir, args.data, steps=args.steps, minutes=args.minutes,
+        resume=args.resume, device=args.device, seed=args.seed, workers=args.workers,
+        init_from=args.init_from, echo=True))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,15 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from engine.weights import WeightsError, list_models, load_state_dict, model_entry, sha256_file
+from engine.weights import (
+    WeightsError,
+    clear_model_cache,
+    list_models,
+    load_model,
+    load_state_dict,
+    model_entry,
+    sha256_file,
+)
 
 
 @pytest.fixture
@@ -45,3 +53,30 @@ def test_missing_model_and_missing_file(models):
     (folder / "tiny.safetensors").unlink()
     with pytest.raises(WeightsError, match="missing"):
         load_state_dict("tiny", folder=folder)
+
+
+def test_load_model_builds_once_per_name_and_device(models):
+    folder, tensors = models
+    built = []
+
+    def build(entry):
+        built.append(entry.config)
+        net = torch.nn.Module()
+        net.conv = torch.nn.Linear(4, 3, bias=False)
+        return net
+
+    clear_model_cache("tiny")
+    try:
+        model, entry = load_model("tiny", build, "cpu", folder=folder)
+        assert built == [{"width": 4}] and entry.name == "tiny"
+        assert torch.equal(model.conv.weight, tensors["conv.weight"])
+        assert not model.training and not model.conv.weight.requires_grad
+        assert load_model("tiny", build, "cpu", folder=folder)[0] is model
+        assert len(built) == 1
+        half, _ = load_model("tiny", build, "cpu", dtype=torch.float16, folder=folder)
+        assert half is not model and half.conv.weight.dtype == torch.float16
+        clear_model_cache("tiny")
+        assert load_model("tiny", build, "cpu", folder=folder)[0] is not model
+        assert len(built) == 3
+    finally:
+        clear_model_cache("tiny")

@@ -1,0 +1,341 @@
+"""Pieces shared by the training recipes (:mod:`engine.training.denoise`,
+:mod:`engine.training.inpaint`).
+
+Data listing and the held-out split, checkpoints (written atomically, read back with
+``torch.load(weights_only=True)``), the JSONL log, the time/step budget, the optimiser step with
+its learning-rate schedule and weight moving average, export to safetensors plus the manifest
+merge, and the command-line flags every recipe has. torch is imported inside the functions only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import cv2
+import numpy as np
+
+from engine.atomic import atomic_write
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "add_export_arguments",
+    "add_run_arguments",
+    "add_schedule_arguments",
+    "append_log",
+    "config_from",
+    "export_weights",
+    "hardware",
+    "list_images",
+    "load_checkpoint",
+    "load_images",
+    "lr_at",
+    "merge_manifest_entry",
+    "optimizer_step",
+    "restore_state",
+    "run_main",
+    "save_checkpoint",
+    "split_files",
+    "stop_reason",
+    "train_state",
+]
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+
+C = TypeVar("C")
+
+
+class ScheduleConfig(Protocol):
+    """What the optimiser step reads from a recipe's ``TrainConfig``."""
+
+    lr: float
+    warmup: int
+    steps: int
+    ema: float
+
+
+# ---------------------------------------------------------------------------------- data
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files of ``folder``, sorted by name.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder is missing or holds fewer than two images.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"training folder {folder} does not exist; pass --data DIR")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(files) < 2:
+        raise FileNotFoundError(f"{folder} holds fewer than two images")
+    return files
+
+
+def split_files(files: Sequence[Path], every_nth: int) -> tuple[list[Path], list[Path]]:
+    """Deterministic split: every ``every_nth`` file (sorted order) is held out for validation.
+
+    Returns
+    -------
+    train, val : list of Path
+    """
+    files = sorted(files)
+    val = [f for i, f in enumerate(files) if i % every_nth == every_nth // 2]
+    held = set(val)
+    train = [f for f in files if f not in held]
+    if not val or not train:
+        raise ValueError(f"cannot split {len(files)} files with every_nth={every_nth}")
+    return train, val
+
+
+def load_images(files: Sequence[Path], min_edge: int) -> list[np.ndarray]:
+    """Read images as RGB uint8 (grey ones replicated); skip ones smaller than ``min_edge``."""
+    images = []
+    for path in files:
+        pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if pixels is None:
+            raise OSError(f"cannot read {path}")
+        if min(pixels.shape[:2]) >= min_edge:
+            images.append(np.ascontiguousarray(pixels[:, :, ::-1]))
+    if not images:
+        raise ValueError(f"no training image is at least {min_edge} px on its short side")
+    return images
+
+
+def config_from(cls: Callable[..., C], raw: Mapping[str, Any]) -> C:
+    """Rebuild a recipe's ``TrainConfig`` from its stored ``asdict`` form (lists → tuples)."""
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
+
+def hardware(device: torch.device) -> str:
+    """A short description of what trains: the GPU's name, or the CPU and its threads."""
+    import torch
+
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA)"
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {torch.get_num_threads()} thread(s) of {os.cpu_count()} cores"
+
+
+# ---------------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (a crash never leaves a half-written file)."""
+    import torch
+
+    with atomic_write(path) as handle:
+        torch.save(state, handle)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint on the CPU; only tensors and plain data are accepted."""
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train_state(*, step: int, elapsed: float, best_val: float, config: Any,
+                model: torch.nn.Module, ema: torch.nn.Module,
+                optimizer: torch.optim.Optimizer, rng: np.random.Generator, hardware: str
+                ) -> dict[str, Any]:
+    """The resumable part of a checkpoint; recipes add their own keys to it."""
+    return {"step": step, "elapsed": elapsed, "best_val": best_val, "config": asdict(config),
+            "model": model.state_dict(), "ema": ema.state_dict(),
+            "optimizer": optimizer.state_dict(), "rng": json.dumps(rng.bit_generator.state),
+            "hardware": hardware}
+
+
+def restore_state(state: Mapping[str, Any], model: torch.nn.Module, ema: torch.nn.Module,
+                  optimizer: torch.optim.Optimizer, rng: np.random.Generator
+                  ) -> tuple[int, float, float]:
+    """Load a :func:`train_state` back into the objects.
+
+    Returns
+    -------
+    step, elapsed, best_val : int, float, float
+    """
+    model.load_state_dict(state["model"])
+    ema.load_state_dict(state["ema"])
+    optimizer.load_state_dict(state["optimizer"])
+    rng.bit_generator.state = json.loads(state["rng"])
+    return int(state["step"]), float(state["elapsed"]), float(state["best_val"])
+
+
+# ---------------------------------------------------------------------------------- loop
+
+
+def append_log(path: Path, record: Mapping[str, Any], *, step: int, elapsed: float,
+               echo: bool = False) -> None:
+    """Append one JSON line (prefixed with ``step`` and ``elapsed_min``) to the run's log."""
+    line = json.dumps({"step": step, "elapsed_min": round(elapsed / 60.0, 3), **record})
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+    if echo:
+        print(line, flush=True)
+
+
+def stop_reason(*, started: float, minutes: float | None, step: int, start_step: int,
+                max_steps_this_run: int | None) -> str | None:
+    """Why this run should stop before its next step (``"minutes"``,
+    ``"max_steps_this_run"``), or None to go on."""
+    if minutes is not None and time.monotonic() - started >= minutes * 60.0:
+        return "minutes"
+    if max_steps_this_run is not None and step - start_step >= max_steps_this_run:
+        return "max_steps_this_run"
+    return None
+
+
+def lr_at(step: int, config: ScheduleConfig, total: int) -> float:
+    """Linear warm-up, then a cosine decay to 1 % of ``config.lr`` at step ``total``."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = min((step - config.warmup) / max(total - config.warmup, 1), 1.0)
+    return config.lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def optimizer_step(loss: torch.Tensor, model: torch.nn.Module, ema: torch.nn.Module,
+                   optimizer: torch.optim.Optimizer, step: int, config: ScheduleConfig
+                   ) -> None:
+    """One update: scheduled learning rate, backward, clip to norm 1, step, EMA update.
+
+    Raises
+    ------
+    FloatingPointError
+        The loss is not finite.
+    """
+    import torch
+
+    for group in optimizer.param_groups:
+        group["lr"] = lr_at(step, config, config.steps)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    with torch.no_grad():
+        decay = min(config.ema, (step + 1) / (step + 10))
+        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+            e.lerp_(p, 1.0 - decay)
+
+
+# ---------------------------------------------------------------------------------- export
+
+
+def export_weights(state: Mapping[str, Any], out_dir: Path, name: str, architecture: str
+                   ) -> tuple[Path, dict[str, torch.Tensor]]:
+    """Write a checkpoint's EMA weights (float32) to ``out_dir/<name>.safetensors``.
+
+    Returns
+    -------
+    path : Path
+    tensors : dict of str to Tensor
+    """
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().float().contiguous() for k, v in state["ema"].items()}
+    path = Path(out_dir) / f"{name}.safetensors"
+    save_file(tensors, str(path), metadata={"architecture": architecture,
+                                            "step": str(state["step"])})
+    path.chmod(0o644)
+    return path, tensors
+
+
+def merge_manifest_entry(out_dir: Path, name: str, entry: dict[str, Any]) -> None:
+    """Read the manifest, set ``models[name] = entry``, write it back atomically.
+
+    Other models' entries (written by other recipes) are kept as they are.
+    """
+    from engine.weights import MANIFEST
+
+    manifest_path = Path(out_dir) / MANIFEST
+    manifest: dict[str, Any] = {"models": {}}
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest.setdefault("models", {})
+    manifest["models"][name] = entry
+    manifest["models"] = dict(sorted(manifest["models"].items()))
+    with atomic_write(manifest_path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(manifest, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------------------- CLI
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, configs: Sequence[str],
+                      run_dir_help: str, data: Path, data_help: str) -> None:
+    """``--config``, ``--run-dir``, ``--data``."""
+    parser.add_argument("--config", choices=sorted(configs), default="cpu")
+    parser.add_argument("--run-dir", type=Path, default=None, help=run_dir_help)
+    parser.add_argument("--data", type=Path, default=data, help=data_help)
+
+
+def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--steps``, ``--minutes``, ``--resume``, ``--device``, ``--threads``, ``--seed``."""
+    parser.add_argument("--steps", type=int, default=None, help="override the schedule length")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="stop cleanly after this many minutes and save")
+    parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def add_export_arguments(parser: argparse.ArgumentParser, model_name: str) -> None:
+    """``--export``, ``--checkpoint``, ``--name``, ``--out``, ``--quality``."""
+    parser.add_argument("--export", action="store_true",
+                        help="export the run's best checkpoint to resources/models and exit")
+    parser.add_argument("--checkpoint", default="best.pt", help="checkpoint to export")
+    parser.add_argument("--name", default=model_name, help="manifest name of the exported model")
+    parser.add_argument("--out", type=Path, default=None, help="models folder to export into")
+    parser.add_argument("--quality", type=Path, default=None,
+                        help="JSON of measured benchmark figures to put in the manifest")
+
+
+def run_main(args: argparse.Namespace, run_dir: Path, export: Callable[..., dict[str, Any]],
+             train: Callable[[], dict[str, Any]]) -> int:
+    """The common body of a recipe's ``main``: set threads, then export or train and print.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed flags (see the ``add_*_arguments`` functions).
+    run_dir : Path
+        The run folder.
+    export : callable
+        The recipe's ``export(run_dir, out_dir, *, name, checkpoint, quality)``.
+    train : callable
+        Trains with the parsed flags and returns the summary.
+    """
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.export:
+        quality = json.loads(args.quality.read_text()) if args.quality else None
+        entry = export(run_dir, args.out, name=args.name, checkpoint=args.checkpoint,
+                       quality=quality)
+        print(json.dumps(entry, indent=2))
+        return 0
+    print(json.dumps(train()))
+    return 0
