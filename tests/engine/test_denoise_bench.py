@@ -8,8 +8,6 @@ import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-
 from engine import denoise_bench  # noqa: E402
 from engine.ops.denoise_op import MODEL_NAME  # noqa: E402
 from engine.weights import list_models  # noqa: E402

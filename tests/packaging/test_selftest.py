@@ -159,7 +159,7 @@ def test_synthetic_inputs_are_valid_and_deterministic():
 
 
 def test_models_are_loaded_and_a_damaged_one_fails(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     from safetensors.torch import save_file
 
     from engine.weights import sha256_file

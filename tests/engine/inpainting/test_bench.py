@@ -7,9 +7,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
-
-pytest.importorskip("torch")
 
 from engine.inpainting.bench import format_table, pair_up, run_inpaint_bench  # noqa: E402
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from engine.inpainting import learned  # noqa: E402
 from engine.inpainting.masks import scratch_mask  # noqa: E402

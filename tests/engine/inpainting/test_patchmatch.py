@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from engine.inpainting.patchmatch import patchmatch_fill, pyramid_levels  # noqa: E402
 from engine.metrics import masked_psnr  # noqa: E402

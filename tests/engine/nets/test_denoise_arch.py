@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from engine.nets.denoise_arch import DenoiseUNet, build_denoiser  # noqa: E402
 

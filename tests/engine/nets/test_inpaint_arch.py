@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from engine.nets.inpaint_arch import InpaintNet, build_inpaint_net, composite  # noqa: E402
 

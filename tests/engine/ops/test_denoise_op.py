@@ -8,17 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+from engine.convert import from_float, to_float
+from engine.metrics import psnr
+from engine.ops import OpError, run_op
+from engine.ops.denoise_op import MODEL_NAME, denoise_array
+from engine.progress import Cancelled, CancelToken
+from engine.weights import list_models
 
-from engine.convert import from_float, to_float  # noqa: E402
-from engine.metrics import psnr  # noqa: E402
-from engine.ops import OpError, run_op  # noqa: E402
-from engine.ops.denoise_op import MODEL_NAME, denoise_array  # noqa: E402
-from engine.progress import Cancelled, CancelToken  # noqa: E402
-from engine.weights import list_models  # noqa: E402
 
-pytestmark = pytest.mark.skipif(MODEL_NAME not in list_models(),
-                                reason="the shipped denoiser weights are not installed")
+def test_the_denoiser_weights_ship_with_the_project():
+    assert MODEL_NAME in list_models()
 
 
 def _scene(size: int = 128) -> np.ndarray:

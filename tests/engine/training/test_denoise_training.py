@@ -8,8 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from engine.training import denoise as recipe  # noqa: E402
 from engine.training.noise import NOISE_KINDS, NoiseSpec, synthesize  # noqa: E402

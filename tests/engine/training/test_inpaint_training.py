@@ -9,8 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from engine.training import inpaint as recipe  # noqa: E402
 
