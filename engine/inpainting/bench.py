@@ -127,14 +127,30 @@ def _opencv(flag: int) -> Method:
     return run
 
 
+_GMIC_PATCH_COMMANDS = (("inpaint_patch[0]", "[1],7"), ("inpaint[0]", "[1],7"))
+"""G'MIC's patch-based inpainting: ``inpaint_patch`` in recent releases; older ones (2.9, as
+packaged by Debian 12) spell it ``inpaint [mask],patch_size`` (a patch size ≥ 1 selects the
+patch-based algorithm)."""
+
+
 def _gmic(executable: str) -> Method:
+    commands = list(_GMIC_PATCH_COMMANDS)
+
     def run(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         with tempfile.TemporaryDirectory() as folder:
             src, mask, dst = (str(Path(folder) / n) for n in ("in.png", "mask.png", "out.png"))
             cv2.imwrite(src, np.rint(image[:, :, ::-1] * 255).astype(np.uint8))
             cv2.imwrite(mask, hole.astype(np.uint8) * 255)
-            subprocess.run([executable, "-v", "-", src, mask, "inpaint_patch[0]", "[1],7",
-                            "rm[1]", "o", dst], check=True, capture_output=True, timeout=600)
+            while True:
+                done = subprocess.run([executable, "-v", "-", src, mask, *commands[0], "rm[1]",
+                                       "o", dst], capture_output=True, text=True, timeout=600)
+                if done.returncode == 0:
+                    break
+                if "Unknown command" in done.stderr and len(commands) > 1:
+                    commands.pop(0)  # this gmic predates the name; use the next spelling
+                    continue
+                raise RuntimeError(f"gmic failed ({done.returncode}): "
+                                   f"{done.stderr.strip()[-200:]}")
             out = cv2.imread(dst, cv2.IMREAD_COLOR)
         if out is None:
             raise RuntimeError("gmic wrote no image")

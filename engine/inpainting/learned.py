@@ -1,8 +1,9 @@
 """Learned inpainting: the shipped Fourier-convolution network run on bounded windows.
 
 The network (:mod:`engine.nets.inpaint_arch`, weights ``inpaint_ffc`` in ``resources/models``)
-was trained on 80 px crops with holes up to about 12 px thick (brush strokes), 17 px (blobs)
-and 1–3 px (scratches). :func:`learned_fill` keeps it in that regime:
+refines a Telea fill of the hole (the residual variant, ``inpaint_ffc_v2``); it was trained on
+80–96 px crops with holes up to about 12 px thick (brush strokes), 17 px (blobs) and 1–3 px
+(scratches). :func:`learned_fill` keeps it in that regime:
 
 - **Bounded windows.** A crop larger than ``tile`` is cut into core tiles; only tiles whose core
   holds hole pixels are run, each with ``context`` px of surroundings, so the network never sees
@@ -26,6 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from engine.inpainting.diffusion import telea_fill
 from engine.progress import CancelToken, Progress, null_progress
 
 __all__ = ["MODEL_NAME", "clear_model_cache", "learned_fill", "load_model", "weights_available"]
@@ -84,14 +86,13 @@ def _hole_radius(hole: np.ndarray) -> float:
 
 def _run_window(window: np.ndarray, hole: np.ndarray, net: Callable[[Any, Any], Any],
                 device: Any) -> np.ndarray:
-    """Network fill of one window (any size): pad to a multiple of 4, run, crop back."""
+    """Network output for one prepared window (any size): pad to a multiple of 4, run, crop."""
     import torch
     import torch.nn.functional as F
 
     h, w = hole.shape
     image = torch.from_numpy(np.ascontiguousarray(window.transpose(2, 0, 1)))[None].to(device)
     mask = torch.from_numpy(hole.astype(np.float32))[None, None].to(device)
-    image = image * (1 - mask)
     # A multiple of 4, and at least 16 px so the 1/4-scale layers can reflect-pad.
     pad_h, pad_w = max(16, h + (-h) % 4) - h, max(16, w + (-w) % 4) - w
     if pad_h or pad_w:
@@ -123,9 +124,23 @@ def _seam_corrected(window: np.ndarray, hole: np.ndarray, fill: np.ndarray) -> n
     return np.clip(np.where(hole[:, :, None], fill + correction, fill), 0.0, 1.0)
 
 
+def _prepared(window: np.ndarray, hole: np.ndarray, residual: bool) -> np.ndarray:
+    """The network's input: the hole filled by Telea (residual networks) or zeroed."""
+    if residual:
+        return telea_fill(window, hole)
+    return np.where(hole[:, :, None], np.float32(0.0), window).astype(np.float32)
+
+
 def _fill_window(window: np.ndarray, hole: np.ndarray, net: Callable[[Any, Any], Any],
                  device: Any, max_radius: float) -> np.ndarray:
+    """Fill one window; thick holes run at a reduced scale.
+
+    A residual network (one with a true ``residual`` attribute) refines a Telea fill; at a
+    reduced scale its correction (output − small prefill) is upsampled and added to the
+    full-resolution Telea fill, so the result keeps Telea's accuracy at the hole's rim.
+    """
     rgb = window if window.shape[2] == 3 else np.repeat(window, 3, axis=2)
+    residual = bool(getattr(net, "residual", False))
     radius = _hole_radius(hole)
     scale = 1.0 if radius <= max_radius else max(max_radius / radius, _MIN_SCALE)
     if scale < 1.0:
@@ -133,10 +148,15 @@ def _fill_window(window: np.ndarray, hole: np.ndarray, net: Callable[[Any, Any],
         size = (max(int(round(w * scale)), 4), max(int(round(h * scale)), 4))
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         small_hole = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
-        filled = _run_window(small, small_hole, net, device)
-        filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+        small_input = _prepared(small, small_hole, residual)
+        out = _run_window(small_input, small_hole, net, device)
+        if residual:
+            correction = cv2.resize(out - small_input, (w, h), interpolation=cv2.INTER_LINEAR)
+            filled = np.clip(telea_fill(rgb, hole) + correction, 0.0, 1.0)
+        else:
+            filled = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
-        filled = _run_window(rgb, hole, net, device)
+        filled = _run_window(_prepared(rgb, hole, residual), hole, net, device)
     filled = _seam_corrected(rgb, hole, filled)
     if window.shape[2] == 1:
         filled = filled.mean(axis=2, keepdims=True)

@@ -22,11 +22,9 @@ exemplar method, which also limits where patches come from), fills it, and write
 group's masked pixels, so a 50 MP photo with one scratch costs a few kilopixels of work. The
 learned method further splits a large crop into windows of at most 512 × 512 px.
 
-OpenCV precision: ``cv2.inpaint`` takes 8-bit 1- or 3-channel images, and 16-bit or float32
-images only with one channel. Its Telea code is not scale-invariant on float input (on a 0–1
-scale it returns garbage; its error shrinks as the scale grows), so each channel is handed over
-separately as float32 on a 0–65535 scale: 16-bit sources keep their precision, and Telea is as
-accurate as OpenCV's own 16-bit path. The exemplar and learned methods compute in float32 too.
+OpenCV's diffusion methods run per channel at float precision
+(:mod:`engine.inpainting.diffusion`), so 16-bit sources keep their precision; the exemplar and
+learned methods compute in float32 too.
 """
 
 from __future__ import annotations
@@ -39,6 +37,7 @@ import cv2
 import numpy as np
 
 from engine.convert import to_gray
+from engine.inpainting.diffusion import NAVIER_STOKES, TELEA, diffusion_fill
 from engine.masking import mask_bbox
 from engine.ops.registry import Op, OpError, OpResult, register
 from engine.params import Choice, Int, Seed
@@ -93,8 +92,6 @@ returns the filled crop (float32, same shape). Pixels outside the hole are not r
 
 INPAINT_METHODS: dict[str, FillMethod] = {}
 """Fill methods by name, in the order the op's ``method`` choice shows them (after ``auto``)."""
-
-_CV_SCALE = np.float32(65535.0)
 
 AUTO_THIN_RADIUS = 12.0
 """``auto``: holes whose inscribed radius is at most this (px: scratches, dust, strokes up to
@@ -151,25 +148,16 @@ def fill_learned(crop: np.ndarray, hole: np.ndarray, options: FillOptions) -> np
                       f"'exemplar' or 'telea' method") from None
 
 
-def _opencv_fill(crop: np.ndarray, hole: np.ndarray, radius: int, flag: int) -> np.ndarray:
-    hole8 = hole.astype(np.uint8)
-    out = np.empty_like(crop)
-    for channel in range(crop.shape[2]):
-        plane = np.ascontiguousarray(crop[:, :, channel]) * _CV_SCALE
-        out[:, :, channel] = cv2.inpaint(plane, hole8, float(radius), flag) / _CV_SCALE
-    return np.clip(out, 0.0, 1.0, out=out)
-
-
 @inpaint_method("telea")
 def fill_telea(crop: np.ndarray, hole: np.ndarray, options: FillOptions) -> np.ndarray:
     """Telea's fast-marching method: fills from the edge inwards (good for thin damage)."""
-    return _opencv_fill(crop, hole, options.radius, cv2.INPAINT_TELEA)
+    return diffusion_fill(crop, hole, options.radius, TELEA)
 
 
 @inpaint_method("ns")
 def fill_navier_stokes(crop: np.ndarray, hole: np.ndarray, options: FillOptions) -> np.ndarray:
     """Navier–Stokes based inpainting: continues isophotes (lines of equal brightness) inward."""
-    return _opencv_fill(crop, hole, options.radius, cv2.INPAINT_NS)
+    return diffusion_fill(crop, hole, options.radius, NAVIER_STOKES)
 
 
 METHOD_CHOICES = ("auto", *INPAINT_METHODS)

@@ -36,6 +36,7 @@ __all__ = [
     "config_from",
     "export_weights",
     "hardware",
+    "initial_weights",
     "list_images",
     "load_checkpoint",
     "load_images",
@@ -240,6 +241,15 @@ def optimizer_step(loss: torch.Tensor, model: torch.nn.Module, ema: torch.nn.Mod
 
 
 # ---------------------------------------------------------------------------------- export
+
+
+def initial_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Weights to start a run from: an exported ``.safetensors`` file or a checkpoint's EMA."""
+    if Path(path).suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    return load_checkpoint(Path(path))["ema"]
 
 
 def export_weights(state: Mapping[str, Any], out_dir: Path, name: str, architecture: str

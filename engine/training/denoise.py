@@ -60,6 +60,7 @@ from engine.training.common import (
     config_from,
     export_weights,
     hardware,
+    initial_weights,
     list_images,
     load_checkpoint,
     load_images,
@@ -149,6 +150,9 @@ CONFIGS: dict[str, TrainConfig] = {
                         val_every_nth=4, val_crop=48),
     # What a shared 2-core CPU can do in an hour or two.
     "cpu": TrainConfig(),
+    # A second CPU cycle started from the exported ``cpu`` weights (``--init-from``): a lower
+    # peak rate and a longer cosine, so the warm restart refines instead of unlearning.
+    "cpu_continue": TrainConfig(steps=16000, lr=4e-4, warmup=300),
     # Same architecture (the op's CPU speed target fixes it), GPU-sized batches and schedule.
     "gpu": TrainConfig(crop=128, batch=32, steps=300_000, lr=5e-4, warmup=2000, ema=0.9995,
                        log_every=200, val_every=5000, ckpt_every=5000, val_crop=256),
@@ -266,14 +270,6 @@ class _Validator:
 # ---------------------------------------------------------------------------------- training
 
 
-def _initial_weights(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    return load_checkpoint(path)["ema"]
-
-
 def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DATA, *,
           steps: int | None = None, minutes: float | None = None, resume: bool = False,
           device: str = "cpu", seed: int = 0, max_steps_this_run: int | None = None,
@@ -350,7 +346,7 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
         step, elapsed, best_val = restore_state(state, model, ema, optimizer, rng)
     else:
         if init_from is not None:
-            model.load_state_dict(_initial_weights(Path(init_from)))
+            model.load_state_dict(initial_weights(Path(init_from)))
         ema.load_state_dict(model.state_dict())
     for p in ema.parameters():
         p.requires_grad_(False)
