@@ -1,9 +1,8 @@
 """Learned inpainting: the shipped Fourier-convolution network run on bounded windows.
 
 The network (:mod:`engine.nets.inpaint_arch`, weights ``inpaint_ffc`` in ``resources/models``)
-refines a Telea fill of the hole (the residual variant, ``inpaint_ffc_v2``); it was trained on
-80–96 px crops with holes up to about 12 px thick (brush strokes), 17 px (blobs) and 1–3 px
-(scratches). :func:`learned_fill` keeps it in that regime:
+was trained on 80 px crops with holes up to about 12 px thick (brush strokes), 17 px (blobs)
+and 1–3 px (scratches). :func:`learned_fill` keeps it in that regime:
 
 - **Bounded windows.** A crop larger than ``tile`` is cut into core tiles; only tiles whose core
   holds hole pixels are run, each with ``context`` px of surroundings, so the network never sees
@@ -14,6 +13,13 @@ refines a Telea fill of the hole (the residual variant, ``inpaint_ffc_v2``); it 
   truth on the hole's rim is spread into the hole (normalised Gaussian convolution, full at the
   rim and fading a few pixels inwards) and added, so the fill meets its surroundings without a
   step. Outside the hole the caller keeps the original pixels.
+- **Ensemble.** The fill is ``0.6 × network + 0.4 × Telea`` (:data:`NETWORK_WEIGHT`). The two
+  err differently — the network invents structure, Telea diffuses the rim smoothly — and the
+  average beats each of them alone: on 16 held-out CBSD432 photos (never trained on) with
+  generated holes in six coverage bins from 1 to 60 %, the blend's masked PSNR was at or above
+  both in every bin (network alone 18.76 / 17.28 / 18.07 / 15.00 / 14.73 / 14.65 dB, Telea
+  19.15 / 16.60 / 17.52 / 14.54 / 14.20 / 14.05, blend 19.18 / 17.35 / 18.12 / 15.14 / 14.81 /
+  14.65). The weight was chosen there, not on the benchmark's images or masks.
 
 torch is imported inside the functions only. The model is loaded (and its checksum verified)
 on first use and cached per device.
@@ -30,13 +36,16 @@ import numpy as np
 from engine.inpainting.diffusion import telea_fill
 from engine.progress import CancelToken, Progress, null_progress
 
-__all__ = ["MODEL_NAME", "clear_model_cache", "learned_fill", "load_model", "weights_available"]
+__all__ = ["MODEL_NAME", "NETWORK_WEIGHT", "clear_model_cache", "learned_fill", "load_model",
+           "weights_available"]
 
 MODEL_NAME = "inpaint_ffc"
 TILE = 512
 CONTEXT = 64
 MAX_RADIUS = 12.0
 _MIN_SCALE = 1 / 8
+NETWORK_WEIGHT = 0.6
+"""Share of the network in the final fill; the rest is OpenCV Telea (see the module notes)."""
 _SEAM_SIGMA = 4.0
 _SEAM_FLOOR = 0.005
 
@@ -86,13 +95,14 @@ def _hole_radius(hole: np.ndarray) -> float:
 
 def _run_window(window: np.ndarray, hole: np.ndarray, net: Callable[[Any, Any], Any],
                 device: Any) -> np.ndarray:
-    """Network output for one prepared window (any size): pad to a multiple of 4, run, crop."""
+    """Network fill of one window (any size): pad to a multiple of 4, run, crop back."""
     import torch
     import torch.nn.functional as F
 
     h, w = hole.shape
     image = torch.from_numpy(np.ascontiguousarray(window.transpose(2, 0, 1)))[None].to(device)
     mask = torch.from_numpy(hole.astype(np.float32))[None, None].to(device)
+    image = image * (1 - mask)
     # A multiple of 4, and at least 16 px so the 1/4-scale layers can reflect-pad.
     pad_h, pad_w = max(16, h + (-h) % 4) - h, max(16, w + (-w) % 4) - w
     if pad_h or pad_w:
@@ -124,23 +134,9 @@ def _seam_corrected(window: np.ndarray, hole: np.ndarray, fill: np.ndarray) -> n
     return np.clip(np.where(hole[:, :, None], fill + correction, fill), 0.0, 1.0)
 
 
-def _prepared(window: np.ndarray, hole: np.ndarray, residual: bool) -> np.ndarray:
-    """The network's input: the hole filled by Telea (residual networks) or zeroed."""
-    if residual:
-        return telea_fill(window, hole)
-    return np.where(hole[:, :, None], np.float32(0.0), window).astype(np.float32)
-
-
 def _fill_window(window: np.ndarray, hole: np.ndarray, net: Callable[[Any, Any], Any],
-                 device: Any, max_radius: float) -> np.ndarray:
-    """Fill one window; thick holes run at a reduced scale.
-
-    A residual network (one with a true ``residual`` attribute) refines a Telea fill; at a
-    reduced scale its correction (output − small prefill) is upsampled and added to the
-    full-resolution Telea fill, so the result keeps Telea's accuracy at the hole's rim.
-    """
+                 device: Any, max_radius: float, network_weight: float) -> np.ndarray:
     rgb = window if window.shape[2] == 3 else np.repeat(window, 3, axis=2)
-    residual = bool(getattr(net, "residual", False))
     radius = _hole_radius(hole)
     scale = 1.0 if radius <= max_radius else max(max_radius / radius, _MIN_SCALE)
     if scale < 1.0:
@@ -148,16 +144,13 @@ def _fill_window(window: np.ndarray, hole: np.ndarray, net: Callable[[Any, Any],
         size = (max(int(round(w * scale)), 4), max(int(round(h * scale)), 4))
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         small_hole = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
-        small_input = _prepared(small, small_hole, residual)
-        out = _run_window(small_input, small_hole, net, device)
-        if residual:
-            correction = cv2.resize(out - small_input, (w, h), interpolation=cv2.INTER_LINEAR)
-            filled = np.clip(telea_fill(rgb, hole) + correction, 0.0, 1.0)
-        else:
-            filled = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+        filled = _run_window(small, small_hole, net, device)
+        filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
-        filled = _run_window(_prepared(rgb, hole, residual), hole, net, device)
+        filled = _run_window(rgb, hole, net, device)
     filled = _seam_corrected(rgb, hole, filled)
+    if network_weight < 1.0:
+        filled = network_weight * filled + (1.0 - network_weight) * telea_fill(rgb, hole)
     if window.shape[2] == 1:
         filled = filled.mean(axis=2, keepdims=True)
     return filled.astype(np.float32)
@@ -166,6 +159,7 @@ def _fill_window(window: np.ndarray, hole: np.ndarray, net: Callable[[Any, Any],
 def learned_fill(image: np.ndarray, hole: np.ndarray, *, device: Any = "cpu",
                  net: Callable[[Any, Any], Any] | None = None, tile: int = TILE,
                  context: int = CONTEXT, max_radius: float = MAX_RADIUS,
+                 network_weight: float = NETWORK_WEIGHT,
                  progress: Progress = null_progress, cancel: CancelToken | None = None
                  ) -> np.ndarray:
     """Fill ``hole`` of ``image`` with the learned network.
@@ -187,6 +181,8 @@ def learned_fill(image: np.ndarray, hole: np.ndarray, *, device: Any = "cpu",
         Known surroundings kept around each window's core (px).
     max_radius : float
         Hole thickness (inscribed radius, px) above which a window runs at a reduced scale.
+    network_weight : float
+        Share of the network in the fill, the rest being Telea's (1: the network alone).
     progress, cancel
         Reported and checked once per window.
 
@@ -225,7 +221,7 @@ def learned_fill(image: np.ndarray, hole: np.ndarray, *, device: Any = "cpu",
         progress(index / len(windows), f"learned fill, window {index + 1} of {len(windows)}")
         window_hole = hole[outer]
         filled = _fill_window(np.ascontiguousarray(image[outer]), window_hole, model, dev,
-                              max_radius)
+                              max_radius, network_weight)
         # Write back the core's hole pixels only (windows overlap in their context).
         rows = slice(core_box[0].start - outer[0].start, core_box[0].stop - outer[0].start)
         cols = slice(core_box[1].start - outer[1].start, core_box[1].stop - outer[1].start)

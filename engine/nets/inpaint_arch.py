@@ -1,16 +1,8 @@
 """A compact Fourier-convolution inpainting network (LaMa in miniature).
 
-Input: an RGB image plus the hole mask as a fourth channel (1 = hole). Output: an RGB image
-whose pixels inside the hole are the fill; the caller keeps the original outside the hole
-(:func:`composite`). Two variants:
-
-- ``residual=True`` (``inpaint_ffc_v2``, the shipped model): the caller hands over the image
-  with the hole already filled by a diffusion method (OpenCV Telea,
-  :mod:`engine.inpainting.diffusion`) and the network adds a correction to it. The head starts
-  at zero, so an untrained network returns the diffusion fill, and training only has to learn
-  what diffusion gets wrong: texture, edges running through the hole.
-- ``residual=False`` (``inpaint_ffc_v1``): the hole's content is ignored (zeroed) and the network
-  draws the fill from scratch.
+Input: the RGB image with the hole set to zero, plus the hole mask as a fourth channel (1 =
+hole). Output: an RGB image whose pixels inside the hole are the fill; the caller keeps the
+original outside the hole (:func:`composite`).
 
 Shape: a full-resolution stem, two stride-2 convolutions down to 1/4 resolution, a stack of
 residual *fast Fourier convolution* blocks there (Chi et al., NeurIPS 2020; Suvorov et al.,
@@ -33,13 +25,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["ARCHITECTURE", "ARCHITECTURE_V1", "FFC", "InpaintNet", "SpectralTransform",
-           "build_inpaint_net", "composite"]
+__all__ = ["ARCHITECTURE", "FFC", "InpaintNet", "SpectralTransform", "build_inpaint_net",
+           "composite"]
 
-ARCHITECTURE = "inpaint_ffc_v2"
-"""Name recorded in the weights manifest for the residual (diffusion-refining) variant."""
-ARCHITECTURE_V1 = "inpaint_ffc_v1"
-"""Name of the variant that ignores the hole's content."""
+ARCHITECTURE = "inpaint_ffc_v1"
+"""Name recorded in the weights manifest for this architecture."""
 
 
 class SpectralTransform(nn.Module):
@@ -112,17 +102,13 @@ class InpaintNet(nn.Module):
         Channels at full resolution; 2× at 1/2 and 4× at 1/4 resolution.
     blocks : int
         FFC residual blocks at 1/4 resolution.
-    residual : bool
-        Refine a prefilled hole (output = input + correction, the correction's last layer
-        initialised to zero) instead of drawing the fill from a zeroed hole.
     """
 
     multiple = 4
     """Height and width of the input must be multiples of this."""
 
-    def __init__(self, width: int = 32, blocks: int = 3, residual: bool = False) -> None:
+    def __init__(self, width: int = 32, blocks: int = 3) -> None:
         super().__init__()
-        self.residual = residual
         w1, w2, w4 = width, 2 * width, 4 * width
         self.stem = _conv(4, w1, 5)
         self.down1 = _conv(w1, w2, 3, stride=2)
@@ -133,19 +119,15 @@ class InpaintNet(nn.Module):
         self.reduce1 = nn.Conv2d(w2, w1, 1)
         self.up1 = _conv(w1, w1)
         self.head = nn.Conv2d(w1, 3, 3, padding=1, padding_mode="reflect")
-        if residual:
-            nn.init.zeros_(self.head.weight)
-            nn.init.zeros_(self.head.bias)
 
     def forward(self, image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-        """Fill ``hole`` (``N×1×H×W``, 1 = hole) of ``image`` (``N×3×H×W``).
+        """Fill ``hole`` (``N×1×H×W``, 1 = hole) of ``image`` (``N×3×H×W``, any values there).
 
-        With ``residual`` the hole of ``image`` holds a prefill to refine; otherwise its values
-        are ignored. Returns the network's ``N×3×H×W`` image (unclipped); use
-        :func:`composite` to keep the known pixels.
+        Returns the network's ``N×3×H×W`` image (unclipped); use :func:`composite` to keep the
+        known pixels.
         """
         hole = hole.to(image.dtype)
-        known = image if self.residual else image * (1.0 - hole)
+        known = image * (1.0 - hole)
         x0 = self.stem(torch.cat([known, hole], dim=1))
         x1 = self.down1(x0)
         x2 = self.body(self.down2(x1))
@@ -155,7 +137,7 @@ class InpaintNet(nn.Module):
         y0 = F.interpolate(self.reduce1(y1), size=x0.shape[-2:], mode="bilinear",
                            align_corners=False)
         y0 = self.up1(y0 + x0)
-        return self.head(y0) + (image if self.residual else 0.5)
+        return self.head(y0) + 0.5
 
 
 def composite(image: torch.Tensor, fill: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
@@ -165,10 +147,5 @@ def composite(image: torch.Tensor, fill: torch.Tensor, hole: torch.Tensor) -> to
 
 
 def build_inpaint_net(config: dict[str, Any]) -> InpaintNet:
-    """Build the network from a manifest/training ``config`` dict.
-
-    Keys: ``width``, ``blocks``, and ``prefill`` (``"telea"``: the residual variant; absent or
-    ``None``: the hole is ignored).
-    """
-    return InpaintNet(width=int(config.get("width", 32)), blocks=int(config.get("blocks", 3)),
-                      residual=config.get("prefill") is not None)
+    """Build the network from a manifest/training ``config`` dict (``width``, ``blocks``)."""
+    return InpaintNet(width=int(config.get("width", 32)), blocks=int(config.get("blocks", 3)))

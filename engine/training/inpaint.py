@@ -10,13 +10,6 @@ on; its centre crops with fixed seeded holes (one scratch mask, one stroke mask 
 the validation masked PSNR that picks the best checkpoint. OpenCV Telea's masked PSNR on the very
 same crops is logged once, as the bar to clear.
 
-Input: the network is the residual variant (``inpaint_ffc_v2``): each crop's hole is first
-filled by OpenCV Telea (:func:`engine.inpainting.diffusion.telea_fill`, as the op does at run
-time) and the network learns the correction. Its last layer starts at zero, so training starts
-from Telea's quality and only has to learn what diffusion gets wrong. ``--init-from`` starts
-from earlier weights (an exported file or a checkpoint); layers whose shape or meaning differs
-(the head of a non-residual model) are left at their initial values.
-
 Loss, on the composite (known pixels outside the hole, the network inside):
 ``6 · L1(hole) + 1 · L1(valid) + 2 · L1(∇x, ∇y)``; the network's output outside the hole is
 weakly supervised by the valid term so its features stay image-like; the gradient term (no
@@ -40,12 +33,6 @@ Train on a CPU in 30-minute chunks, then export::
     nice -n 19 python -m engine.training.inpaint --config cpu --threads 1 --minutes 30
     nice -n 19 python -m engine.training.inpaint --config cpu --threads 1 --minutes 30 --resume
     python -m engine.training.inpaint --config cpu --export
-
-The shipped weights went one step further: the ``cpu`` run of the non-residual network, then
-a ``cpu_residual`` run started from it::
-
-    python -m engine.training.inpaint --config cpu_residual --threads 1 --minutes 60 \
-        --init-from runs/inpaint_ffc_v1.safetensors
 
 On a GPU (same architecture, larger crops and batches, many more steps)::
 
@@ -77,7 +64,6 @@ from engine.training.common import (
     config_from,
     export_weights,
     hardware,
-    initial_weights,
     list_images,
     load_checkpoint,
     load_images,
@@ -103,7 +89,6 @@ __all__ = [
     "export",
     "main",
     "make_batch",
-    "network_input",
     "train",
 ]
 
@@ -123,9 +108,6 @@ class TrainConfig:
     ----------
     width, blocks : int
         Network shape (see :class:`engine.nets.inpaint_arch.InpaintNet`).
-    prefill : str or None
-        ``"telea"``: the residual network, refining a Telea fill; None: the hole is zeroed and
-        the network draws the fill from scratch.
     crop, batch : int
         Training crop edge (a multiple of 4) and batch size.
     texture_share : float
@@ -148,7 +130,6 @@ class TrainConfig:
 
     width: int = 32
     blocks: int = 3
-    prefill: str | None = "telea"
     crop: int = 80
     batch: int = 8
     texture_share: float = 0.25
@@ -169,20 +150,9 @@ class TrainConfig:
 
     def model_config(self) -> dict[str, Any]:
         """The network part, as stored in the manifest."""
-        if self.prefill is None:
-            return {"width": self.width, "blocks": self.blocks, "multiple": 4,
-                    "input": "RGB with the hole zeroed + hole mask (1 = hole)",
-                    "output": "RGB fill (used inside the hole only)"}
         return {"width": self.width, "blocks": self.blocks, "multiple": 4,
-                "prefill": self.prefill,
-                "input": f"RGB with the hole filled by {self.prefill} + hole mask (1 = hole)",
-                "output": "RGB: the prefill plus the network's correction (hole pixels used)"}
-
-    def architecture(self) -> str:
-        """The manifest's architecture name for this config."""
-        from engine.nets.inpaint_arch import ARCHITECTURE, ARCHITECTURE_V1
-
-        return ARCHITECTURE if self.prefill is not None else ARCHITECTURE_V1
+                "input": "RGB with the hole zeroed + hole mask (1 = hole)",
+                "output": "RGB fill (used inside the hole only)"}
 
 
 CONFIGS: dict[str, TrainConfig] = {
@@ -192,9 +162,6 @@ CONFIGS: dict[str, TrainConfig] = {
                         val_crop=48),
     # What a shared 2-core CPU can do in an hour or two (about 1.5 s a step there).
     "cpu": TrainConfig(),
-    # The shipped model: the residual network refining Telea, started (--init-from) from a
-    # ``cpu`` run's weights; larger crops so holes have more context.
-    "cpu_residual": TrainConfig(crop=96, steps=2400, lr=5e-4, warmup=50),
     # Same architecture (the op's CPU speed fixes it), GPU-sized crops, batches and schedule.
     "gpu": TrainConfig(crop=256, batch=32, steps=300_000, lr=5e-4, warmup=2000, ema=0.9995,
                        log_every=200, val_every=5000, ckpt_every=2000, val_crop=256),
@@ -214,17 +181,8 @@ def _random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.n
     return crop.astype(np.float32) / np.float32(255.0)
 
 
-def network_input(image: np.ndarray, hole: np.ndarray, prefill: str | None) -> np.ndarray:
-    """What the network sees for one crop: the hole prefilled (``"telea"``) or zeroed (None)."""
-    if prefill is None:
-        return np.where(hole[:, :, None], np.float32(0.0), image).astype(np.float32)
-    if prefill != "telea":
-        raise ValueError(f"unknown prefill {prefill!r}; known: 'telea' or None")
-    return telea_fill(image, hole)
-
-
 def make_batch(photos: Sequence[np.ndarray], textures: Sequence[np.ndarray], config: TrainConfig,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One training batch.
 
     Returns
@@ -233,18 +191,13 @@ def make_batch(photos: Sequence[np.ndarray], textures: Sequence[np.ndarray], con
         Clean crops in [0, 1].
     holes : ndarray, float32 ``N×size×size``
         1 = hole.
-    inputs : ndarray, float32 ``N×size×size×3``
-        The network's input (:func:`network_input`).
     """
-    images, holes, inputs = [], [], []
+    images, holes = [], []
     for _ in range(config.batch):
         pool = textures if textures and rng.random() < config.texture_share else photos
-        image = _random_crop(pool[int(rng.integers(len(pool)))], config.crop, rng)
-        hole = random_mask(config.crop, config.crop, rng, coverage=config.coverage)
-        images.append(image)
-        holes.append(hole)
-        inputs.append(network_input(image, hole.astype(bool), config.prefill))
-    return np.stack(images), np.stack(holes).astype(np.float32), np.stack(inputs)
+        images.append(_random_crop(pool[int(rng.integers(len(pool)))], config.crop, rng))
+        holes.append(random_mask(config.crop, config.crop, rng, coverage=config.coverage))
+    return np.stack(images), np.stack(holes).astype(np.float32)
 
 
 def _centre_crop(image: np.ndarray, size: int) -> np.ndarray:
@@ -294,10 +247,8 @@ def _masked_psnr(a: np.ndarray, b: np.ndarray, hole: np.ndarray) -> float:
 class _Validator:
     """Fixed holes (seeded) on centre crops of the held-out images; masked PSNR in the hole."""
 
-    def __init__(self, images: Sequence[np.ndarray], crop: int, device: torch.device,
-                 prefill: str | None) -> None:
+    def __init__(self, images: Sequence[np.ndarray], crop: int, device: torch.device) -> None:
         self.device = device
-        self.prefill = prefill
         self.items = []
         for index, image in enumerate(images):
             clean = _centre_crop(image, crop)
@@ -321,34 +272,14 @@ class _Validator:
         model.eval()
         with torch.inference_mode():
             for kind, clean, hole in self.items:
-                x = _to_batch(network_input(clean, hole, self.prefill)[None], self.device)
+                x = _to_batch(clean[None], self.device)
                 m = _to_batch(hole[None].astype(np.float32), self.device)
-                out = model(x, m).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+                out = model(x * (1 - m), m).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
                 scores[kind].append(_masked_psnr(out, clean, hole))
         model.train()
         result = {f"val_psnr_{k}": float(np.mean(v)) for k, v in scores.items()}
         result["val_psnr"] = float(np.mean(list(result.values())))
         return result
-
-
-def _warm_start(model: torch.nn.Module, path: Path) -> None:
-    """Load the matching tensors of ``path`` into ``model`` (see :func:`train`'s init_from)."""
-    source = initial_weights(path)
-    own = model.state_dict()
-    skip_head = bool(getattr(model, "residual", False)) and not _is_residual(path)
-    usable = {k: v for k, v in source.items()
-              if k in own and own[k].shape == v.shape and not (skip_head and k.startswith("head."))}
-    model.load_state_dict(usable, strict=False)
-
-
-def _is_residual(path: Path) -> bool:
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
-
-        with safe_open(str(path), "pt") as handle:
-            return (handle.metadata() or {}).get("architecture") == "inpaint_ffc_v2"
-    config = load_checkpoint(path)["config"]
-    return config.get("prefill") is not None
 
 
 # ---------------------------------------------------------------------------------- training
@@ -357,8 +288,8 @@ def _is_residual(path: Path) -> bool:
 def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DATA,
           texture_dir: Path | None = DEFAULT_TEXTURES, *, steps: int | None = None,
           minutes: float | None = None, resume: bool = False, device: str = "cpu",
-          seed: int = 0, max_steps_this_run: int | None = None,
-          init_from: Path | None = None, echo: bool = False) -> dict[str, Any]:
+          seed: int = 0, max_steps_this_run: int | None = None, echo: bool = False
+          ) -> dict[str, Any]:
     """Train (or continue training) the inpainting network.
 
     Parameters
@@ -383,10 +314,6 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
         Seed of the crop/mask generator and of the initial weights.
     max_steps_this_run : int, optional
         Stop after this many steps in this run (tests).
-    init_from : Path, optional
-        Start a new run from these weights (``.safetensors`` or a checkpoint's EMA); tensors
-        whose name or shape does not match, and the head when the source is a non-residual
-        model and this one is residual, keep their initial values. Ignored on resume.
     echo : bool
         Print log lines to stdout (the command line sets it).
 
@@ -417,7 +344,7 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     textures: list[np.ndarray] = []
     if texture_dir is not None and Path(texture_dir).is_dir():
         textures = load_images(list_images(texture_dir), config.crop)
-    validate = _Validator(load_images(val_files, 16), config.val_crop, device_t, config.prefill)
+    validate = _Validator(load_images(val_files, 16), config.val_crop, device_t)
 
     torch.manual_seed(seed)
     model = _build(config).to(device_t)
@@ -431,8 +358,6 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
         step, elapsed, best_val = restore_state(state, model, ema, optimizer, rng)
         baseline = dict(state.get("baseline") or {})
     else:
-        if init_from is not None:
-            _warm_start(model, Path(init_from))
         ema.load_state_dict(model.state_dict())
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -468,9 +393,9 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
             stopped = reason
             break
         tick = time.monotonic()
-        images, holes, inputs = make_batch(photos, textures, config, rng)
+        images, holes = make_batch(photos, textures, config, rng)
         target, hole = _to_batch(images, device_t), _to_batch(holes, device_t)
-        loss = inpaint_loss(model(_to_batch(inputs, device_t), hole), target, hole, config)
+        loss = inpaint_loss(model(target * (1 - hole), hole), target, hole, config)
         optimizer_step(loss, model, ema, optimizer, step, config)
         step += 1
         elapsed += time.monotonic() - tick
@@ -525,6 +450,7 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
     dict
         The manifest entry written.
     """
+    from engine.nets.inpaint_arch import ARCHITECTURE
     from engine.weights import models_dir, sha256_file
 
     run_dir = Path(run_dir)
@@ -532,11 +458,11 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
     out_dir.mkdir(parents=True, exist_ok=True)
     state = load_checkpoint(run_dir / checkpoint)
     config = config_from(TrainConfig, state["config"])
-    path, tensors = export_weights(state, out_dir, name, config.architecture())
+    path, tensors = export_weights(state, out_dir, name, ARCHITECTURE)
     entry: dict[str, Any] = {
         "file": path.name,
         "sha256": sha256_file(path),
-        "architecture": config.architecture(),
+        "architecture": ARCHITECTURE,
         "config": config.model_config(),
         "task": "inpaint",
         "parameters": int(sum(t.numel() for t in tensors.values())),
@@ -574,8 +500,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--textures", type=Path, default=DEFAULT_TEXTURES,
                         help="folder of texture photos mixed in (default: shared textures)")
     add_schedule_arguments(parser)
-    parser.add_argument("--init-from", type=Path, default=None,
-                        help="start a new run from these weights (.safetensors or checkpoint)")
     add_export_arguments(parser, MODEL_NAME)
     return parser
 
@@ -586,8 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir = args.run_dir or DEFAULT_RUNS / f"inpaint_{args.config}"
     return run_main(args, run_dir, export, lambda: train(
         args.config, run_dir, args.data, args.textures, steps=args.steps, minutes=args.minutes,
-        resume=args.resume, device=args.device, seed=args.seed, init_from=args.init_from,
-        echo=True))
+        resume=args.resume, device=args.device, seed=args.seed, echo=True))
 
 
 if __name__ == "__main__":

@@ -96,25 +96,17 @@ def test_shipped_weights_beat_telea_on_small_scratches() -> None:
     assert np.mean(gains) > 0.5 and min(gains) > 0.0, gains
 
 
-class _NoCorrection(torch.nn.Module):
-    """A residual network that corrects nothing: it hands back its (Telea-prefilled) input."""
-
-    residual = True
-
-    def forward(self, image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-        assert not torch.all(image[hole.expand_as(image) > 0] == 0)  # the hole arrives filled
-        return image
-
-
-@pytest.mark.parametrize("thickness", [6, 60])                  # full and reduced scale
-def test_a_residual_network_refines_telea_at_full_and_reduced_scale(thickness: int) -> None:
+def test_the_fill_is_the_weighted_average_of_network_and_telea() -> None:
     from engine.inpainting.diffusion import telea_fill
 
-    y, x = np.mgrid[0:160, 0:160].astype(np.float32)
-    image = np.dstack([x / 160, y / 160, 0.3 + 0.2 * np.sin(x / 9)]).astype(np.float32)
-    hole = np.zeros((160, 160), bool)
-    hole[50:50 + thickness, 30:130] = True
-    filled = learned.learned_fill(image, hole, net=_NoCorrection())
-    # No correction at either scale: exactly Telea's full-resolution fill (the seam step adds
-    # nothing, since Telea keeps the rim), never an upsampled small-scale Telea.
-    assert np.allclose(filled, telea_fill(image, hole), atol=1e-5)
+    truth = _textured()
+    hole = np.zeros(truth.shape[:2], bool)
+    hole[40:52, 20:100] = True
+    recorder = _Recorder()
+    alone = learned.learned_fill(truth, hole, net=recorder, network_weight=1.0)
+    blended = learned.learned_fill(truth, hole, net=recorder)
+    expected = (learned.NETWORK_WEIGHT * alone
+                + (1 - learned.NETWORK_WEIGHT) * telea_fill(truth, hole))
+    assert np.allclose(blended[hole], expected[hole], atol=1e-5)
+    assert np.array_equal(blended[~hole], truth[~hole])
+    assert 0.0 < learned.NETWORK_WEIGHT < 1.0

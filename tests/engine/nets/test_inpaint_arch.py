@@ -26,18 +26,6 @@ def test_any_multiple_of_four_gives_the_input_size(net: InpaintNet, height: int,
     assert out.shape == image.shape and torch.isfinite(out).all()
 
 
-def test_an_untrained_residual_network_returns_its_input(net: InpaintNet) -> None:
-    residual = build_inpaint_net({**SHIPPED, "prefill": "telea"}).eval()
-    assert residual.residual and not net.residual
-    image = torch.rand(1, 3, 32, 32)
-    hole = torch.zeros(1, 1, 32, 32)
-    hole[..., 8:20, 8:20] = 1
-    with torch.inference_mode():
-        assert torch.equal(residual(image, hole), image)            # zero head: the prefill
-        residual.head.bias.fill_(0.1)
-        assert torch.allclose(residual(image, hole), image + 0.1)
-
-
 def test_hole_content_is_ignored(net: InpaintNet) -> None:
     image = torch.rand(1, 3, 40, 40)
     hole = torch.zeros(1, 1, 40, 40)

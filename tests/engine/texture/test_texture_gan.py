@@ -64,6 +64,21 @@ def test_training_moves_the_generated_colour_towards_the_sample():
     assert error[1] < 0.7 * error[0]
 
 
+def test_the_patch_loss_pulls_harder_towards_the_sample_and_the_presets_use_it(sample):
+    import dataclasses
+
+    assert TextureGANConfig.preset("small").patch_loss > 0
+    assert TextureGANConfig.preset("large").patch_loss > 0
+    target = sample.mean((0, 1))
+    errors = []
+    for weight in (0.0, 10.0):
+        config = dataclasses.replace(TINY, ema=0.0, patch_loss=weight)
+        trained = train_texture_gan(sample, config=config, steps=25, seed=2, device="cpu")
+        texture = generate_texture(trained, 32, 32, seed=0, device="cpu")
+        errors.append(float(np.abs(texture.mean((0, 1)) - target).mean()))
+    assert errors[1] < errors[0]
+
+
 @pytest.mark.parametrize(("h", "w"), [(37, 53), (16, 16), (5, 81)])
 def test_generated_size_matches_any_request(model, h, w):
     out = generate_texture(model, h, w, seed=0, device="cpu")
