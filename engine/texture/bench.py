@@ -3,8 +3,11 @@
 For every image in the folder the sample is downscaled so its short side is at most 256 px,
 then each method synthesises a ``size×size`` texture with a fixed seed:
 
-* ``gan``: :func:`engine.texture.gan.train_texture_gan` for ``gan_seconds`` (the device's
-  default when omitted), then :func:`~engine.texture.gan.generate_texture`;
+* ``gan``: what the ``texture_gan`` op gives by default:
+  :func:`engine.texture.gan.train_texture_gan` for ``gan_seconds`` (the device's default when
+  omitted), :func:`~engine.texture.gan.generate_texture`, then
+  :func:`engine.texture.refine.refine_texture` (rebuilt from the sample's patches);
+  ``gan_raw`` is the generator's output before that step;
 * ``quilt``: :func:`engine.texture.quilting.quilt` with its default block and overlap;
 * ``gmic``: ``gmic <sample> syntexturize_matchpatch size,size`` when ``gmic`` is on the PATH.
 
@@ -12,9 +15,13 @@ Each output is scored by :func:`engine.texture.swd.swd` against the sample (lowe
 ``swd_halves``, the distance between the left and right halves of the sample, shows how much
 the sample differs from itself (on small or non-stationary samples it can exceed a good
 synthesis's score, so it is a scale, not a floor). The GAN and quilting also make a tileable
-texture, whose seam ratio (:func:`engine.texture.swd.seam_error`, 1.0 = no visible seam) is
-reported. Times are wall seconds. A contact sheet (sample | GAN | quilting | G'MIC) is
-written to ``out_dir``.
+texture, whose seam statistic (:func:`engine.texture.swd.seam_error`) is reported as ``z``:
+the seam's step minus the mean interior step, in standard deviations of the interior steps
+(within about ±3: the seam is like any interior line). Times are wall seconds (for the GAN:
+its training time plus generation and rebuild). A contact sheet (sample | GAN raw | GAN |
+quilting | G'MIC) is written to ``out_dir``. With ``models_dir`` every trained GAN is saved
+there and reused by later runs with the same seed and budget, so generation can be
+re-measured without training again.
 """
 
 from __future__ import annotations
@@ -41,17 +48,21 @@ SAMPLE_EDGE = 256
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("image", "image", "{}"),
+    ("swd_gan_raw", "SWD gan raw", "{:.1f}"),
     ("swd_gan", "SWD gan", "{:.1f}"),
     ("swd_quilt", "SWD quilt", "{:.1f}"),
     ("swd_gmic", "SWD gmic", "{:.1f}"),
     ("swd_halves", "SWD halves", "{:.1f}"),
-    ("seam_gan", "seam gan", "{:.2f}"),
-    ("seam_quilt", "seam quilt", "{:.2f}"),
+    ("seam_gan", "seam z gan", "{:+.1f}"),
+    ("seam_quilt", "seam z quilt", "{:+.1f}"),
     ("seconds_gan", "s gan", "{:.1f}"),
     ("seconds_quilt", "s quilt", "{:.1f}"),
     ("seconds_gmic", "s gmic", "{:.1f}"),
 )
 """Table columns: row key, header, number format."""
+
+SHEET_TITLES = ("sample", "GAN raw", "GAN (op)", "quilting", "G'MIC")
+"""Column titles of the contact sheet."""
 
 
 def _load_sample(path: Path) -> np.ndarray:
@@ -99,6 +110,7 @@ def _run_gmic(sample: np.ndarray, size: int, seed: int) -> tuple[np.ndarray | No
 def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: int = 256,
                       out_dir: str | Path | None = None, gan_seconds: float | None = None,
                       device: str | None = None, seed: int = 0,
+                      models_dir: str | Path | None = None,
                       progress: Progress = null_progress) -> list[dict[str, Any]]:
     """Synthesise every texture in ``data_dir`` with each method and measure it.
 
@@ -119,6 +131,9 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
         Device for the GAN (:func:`engine.device.select_device`).
     seed : int
         Seeds every method.
+    models_dir : str or Path, optional
+        Keep the trained GANs here (``<image stem>-<seed>-<seconds>s.safetensors``) and reuse
+        them when present.
     progress : callable
         Told which sample and method is running.
 
@@ -128,16 +143,19 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
         One row per image with the keys of :data:`COLUMNS` (None where a method did not run),
         plus ``sample`` (its size), ``seam`` details and ``errors``.
     """
+    from engine.atomic import atomic_write
     from engine.bench import image_seed, list_images
     from engine.device import select_device
     from engine.texture.gan import (
         TextureGANConfig,
+        TextureModel,
         default_train_seconds,
         generate_texture,
         resolve_model_size,
         train_texture_gan,
     )
     from engine.texture.quilting import quilt
+    from engine.texture.refine import refine_texture
     from engine.texture.swd import seam_error, swd
 
     paths = list_images(data_dir, limit)
@@ -154,27 +172,42 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
                    seam={})
         half = sample.shape[1] // 2
         row["swd_halves"] = swd(sample[:, :half], sample[:, half:2 * half])
-        images: list[np.ndarray | None] = [sample, None, None, None]
+        images: list[np.ndarray | None] = [sample, None, None, None, None]
 
         def report(method: str, i: int = index, name: str = path.name) -> None:
             progress(i / len(paths), f"{name}: {method}")
 
         if budget > 0:
             report("GAN")
-            started = time.perf_counter()
             config = TextureGANConfig.preset(resolve_model_size("auto", torch_device),
                                              sample.shape[2])
-            model = train_texture_gan(sample, config=config, seconds=budget, seed=row_seed,
-                                      device=torch_device)
-            texture = generate_texture(model, size, size, seed=row_seed, device=torch_device)
-            row["seconds_gan"] = time.perf_counter() - started
+            kept = (None if models_dir is None else
+                    Path(models_dir) / f"{path.stem}-{row_seed}-{budget:g}s.safetensors")
+            if kept is not None and kept.exists():
+                model = TextureModel.from_bytes(kept.read_bytes())
+            else:
+                model = train_texture_gan(sample, config=config, seconds=budget, seed=row_seed,
+                                          device=torch_device)
+                if kept is not None:
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    with atomic_write(kept) as handle:
+                        handle.write(model.to_bytes(training_state=False))
+            started = time.perf_counter()
+            raw = generate_texture(model, size, size, seed=row_seed, device=torch_device)
+            texture = refine_texture(raw, sample, seed=row_seed, device=torch_device)
+            row["seconds_gan"] = model.seconds + time.perf_counter() - started
+            row["swd_gan_raw"] = swd(sample, raw)
             row["swd_gan"] = swd(sample, texture)
             tiled = generate_texture(model, size, size, seed=row_seed, tileable=True,
                                      device=torch_device)
+            row["seam"]["gan_raw"] = seam_error(tiled).as_dict()
+            tiled = refine_texture(tiled, sample, periodic=True, seed=row_seed,
+                                   device=torch_device)
             row["seam"]["gan"] = seam_error(tiled).as_dict()
-            row["seam_gan"] = row["seam"]["gan"]["ratio"]
+            row["seam_gan"] = row["seam"]["gan"]["z"]
             row["gan_steps"] = model.steps
-            images[1] = texture
+            row["gan_train_seconds"] = model.seconds
+            images[1], images[2] = raw, texture
 
         report("quilting")
         started = time.perf_counter()
@@ -183,8 +216,8 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
         row["swd_quilt"] = swd(sample, texture)
         row["seam"]["quilt"] = seam_error(quilt(sample, size, size, seed=row_seed,
                                                 tileable=True)).as_dict()
-        row["seam_quilt"] = row["seam"]["quilt"]["ratio"]
-        images[2] = texture
+        row["seam_quilt"] = row["seam"]["quilt"]["z"]
+        images[3] = texture
 
         if has_gmic:
             report("G'MIC")
@@ -195,7 +228,7 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
             else:
                 row["seconds_gmic"] = time.perf_counter() - started
                 row["swd_gmic"] = swd(sample, texture)
-                images[3] = texture
+                images[4] = texture
         rows.append(row)
         sheet.append(images)
     progress(1.0, "done")
@@ -227,8 +260,8 @@ def _write_contact_sheet(path: Path, sheet: list[list[np.ndarray | None]],
                          rows: list[dict[str, Any]], size: int) -> None:
     from engine.imageio import save
 
-    header = np.full((28, 4 * size, 3), 255, np.uint8)
-    for column, title in enumerate(("sample", "GAN", "quilting", "G'MIC")):
+    header = np.full((28, len(SHEET_TITLES) * size, 3), 255, np.uint8)
+    for column, title in enumerate(SHEET_TITLES):
         cv2.putText(header, title, (column * size + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
                     (0, 0, 0), 1)
     lines = [header]
@@ -267,8 +300,10 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         if n == 0:
             text.append("  ".join("-" * w for w in widths))
     notes = ("SWD: multi-scale sliced Wasserstein ×1e3 to the sample, lower is better; halves: "
-             "the sample's left half against its right half. seam: seam/interior step ratio of "
-             "the tileable variant, 1.00 = seamless.")
+             "the sample's left half against its right half; gan: the texture_gan op's output "
+             "(rebuilt from sample patches), gan raw: the generator's own. seam z: the tileable "
+             "variant's wrap-around step against its interior lines, in standard deviations "
+             "(within ±3 = no visible seam). s gan: training plus generation.")
     return "\n".join(text) + "\n" + notes
 
 
@@ -280,6 +315,8 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
                              "0 skips the GAN)")
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="folder for texture_contact_sheet.png")
+    parser.add_argument("--models", metavar="DIR", default=None,
+                        help="keep the trained GANs in DIR and reuse them on later runs")
 
 
 def suite(args: argparse.Namespace) -> int:
@@ -287,7 +324,8 @@ def suite(args: argparse.Namespace) -> int:
     from engine.bench import write_json_report
 
     rows = run_texture_bench(args.data, limit=args.limit, size=args.size, out_dir=args.out,
-                             gan_seconds=args.gan_seconds, device=args.device, seed=args.seed)
+                             gan_seconds=args.gan_seconds, device=args.device, seed=args.seed,
+                             models_dir=args.models)
     print(format_table(rows))
     write_json_report(args, "texture", rows)
     return 0

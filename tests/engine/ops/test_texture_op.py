@@ -120,3 +120,25 @@ def test_gan_cancel_raises_and_keeps_the_partial_model_for_resuming():
     with pytest.raises(Cancelled):
         run_op("texture_gan", image, params={"train_seconds": 5}, cancel=token, device="cpu")
     assert len(model_cache) == 1  # the next run continues from it
+
+
+def test_gan_output_is_rebuilt_from_the_sample_unless_turned_off(monkeypatch):
+    from engine.texture.swd import swd
+
+    model_cache.clear()
+    image = blobs(96, 96, 7)
+    params = {"width": 64, "height": 64, "seed": 3, "train_seconds": 2}
+    rebuilt = run_op("texture_gan", image, params=params, device="cpu")
+    raw = run_op("texture_gan", image, params={**params, "sample_detail": False}, device="cpu")
+    assert rebuilt.info["sample_detail"] is True and raw.info["sample_detail"] is False
+    assert raw.info["reused_model"] is True
+    # Two seconds of training leave the GAN far from the sample; the rebuild closes the gap.
+    assert swd(image, rebuilt.image) < 0.6 * swd(image, raw.image)
+
+    import engine.ops.texture_op as texture_op
+
+    monkeypatch.setattr(texture_op, "MAX_DETAIL_PIXELS", 32 * 32)
+    big = run_op("texture_gan", image, params=params, device="cpu")
+    assert big.info["sample_detail"] is False
+    assert "raw output" in big.info["sample_detail_skipped"]
+    assert np.array_equal(big.image, raw.image)
