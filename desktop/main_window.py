@@ -90,10 +90,10 @@ class MainWindow(QMainWindow):
     def _default_dock_sizes(self) -> None:
         # In characters of the current font, so the panels scale with HiDPI and font settings.
         char = self.fontMetrics().averageCharWidth()
-        self.resizeDocks([self.docks["ops"], self.docks["history"]], [char * 46, char * 30],
+        self.resizeDocks([self.docks["ops"], self.docks["history"]], [char * 64, char * 28],
                          Qt.Orientation.Horizontal)
         line = self.fontMetrics().height()
-        self.resizeDocks([self.docks["ops"], self.docks["layers"]], [line * 22, line * 16],
+        self.resizeDocks([self.docks["ops"], self.docks["layers"]], [line * 30, line * 14],
                          Qt.Orientation.Vertical)
 
     def _wire(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -109,7 +109,9 @@ class OpsPanel(QWidget):
         layout.addWidget(self.combo)
         layout.addWidget(self.description)
         layout.addWidget(self.mask_info)
-        layout.addWidget(scroll)
+        # The form takes the free height first (up to what it needs, see _fit_form_height);
+        # the stretch below only keeps short forms at the top.
+        layout.addWidget(scroll, 10)
         layout.addLayout(device_row)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
@@ -167,8 +169,16 @@ class OpsPanel(QWidget):
     def _fit_form_height(self) -> None:
         """No taller than the form needs; a long form gets a scroll bar when space runs out."""
         height = self.form.sizeHint().height() + 2 * self._scroll.frameWidth()
+        if self.form.minimumSizeHint().width() > self._scroll.viewport().width():
+            height += self._scroll.horizontalScrollBar().sizeHint().height()
         self._scroll.setMaximumHeight(height)
-        self._scroll.setMinimumHeight(min(height, 8 * self.fontMetrics().height()))
+        # Ordinary forms show whole; only a very long one scrolls (at least 8 lines shown).
+        line = self.fontMetrics().height()
+        self._scroll.setMinimumHeight(height if height <= 18 * line else 8 * line)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_form_height()      # a narrower panel may need the horizontal scroll bar
 
     def _run_clicked(self) -> None:
         op = self.current_op()

@@ -141,13 +141,11 @@ class TextureGanOp(Op):
     title = "Texture GAN"
     category = "Texture"
     description = (
-        "Learns the texture of the image (or of the mask's bounding box) with a small "
-        "generative adversarial network, then generates it at any size, optionally tileable, "
-        "or fills the mask with it. The generated texture is then rebuilt from the sample's "
-        "own patches, which keeps the GAN's layout and gives it the sample's real detail. "
-        "Training takes minutes (a live preview shows progress); "
-        "running again on the same sample reuses the trained model, so another seed or size "
-        "is instant. In fill_mask mode the texture is learnt from around the mask."
+        "Learns the texture of the image (or of the mask's bounding box) with a small GAN, "
+        "generates it at any size, optionally tileable, or fills the mask with it, and "
+        "rebuilds the result from the sample's own patches for real detail. Training takes "
+        "minutes with a live preview; the trained model is reused, so another seed or size "
+        "is quick."
     )
     generates = True
     mask_use = "feather"
