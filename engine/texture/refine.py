@@ -22,9 +22,8 @@ and refines it. Periodic input stays periodic: its neighbourhoods wrap around th
 Sample neighbourhoods that touch ``forbidden`` pixels (a hole being filled) are never used.
 
 All targets are updated at once with torch gathers, so the same code runs on a CPU or a GPU.
-The cost grows with the texture's area (about 1.5 s for 256×256 on one CPU core, a minute for
-4096×4096 on two); large textures compare a lattice of every second pixel while searching.
-torch is imported inside the functions only.
+The cost grows with the texture's area: on one core of a shared 2-core Xeon, 6 s for 256×256
+and about 90 s per megapixel above that. torch is imported inside the functions only.
 """
 
 from __future__ import annotations
@@ -41,18 +40,11 @@ if TYPE_CHECKING:
 
 __all__ = ["refine_levels", "refine_texture"]
 
-_WINDOW_CACHE_FLOATS = 1 << 25
-"""Largest set of shifted texture windows kept between distance evaluations."""
-VOTE_QUANTILE = 0.75
-"""σ² of the vote weights is this quantile of the match distances."""
-_WINDOW_CACHE_FLOATS = 1 << 25
-"""Largest set of shifted texture windows kept between distance evaluations."""
 VOTE_QUANTILE = 0.75
 """σ² of the vote weights is this quantile of the match distances (Wexler et al.); sharper
 weights (0.25, 0.05) left more stray matches in and scored worse."""
-_LATTICE_TARGETS = 512 * 512
-"""Above this many target patches a level's search compares every second row and column of
-each patch (votes still use every pixel)."""
+_WINDOW_CACHE_FLOATS = 1 << 25
+"""Largest set of shifted texture windows kept between distance evaluations (128 MB)."""
 
 
 def refine_levels(texture_shape: tuple[int, int], sample_shape: tuple[int, int], patch: int,
@@ -236,9 +228,9 @@ class _Level:
         self.usable = torch.from_numpy(usable.reshape(-1)).to(source.device)
         self.usable_list = torch.nonzero(self.usable).reshape(-1)
         self.flat_source = source.reshape(self.channels, -1)
-        step = 2 if self.target_count > _LATTICE_TARGETS and patch >= 5 else 1
-        self.search_offsets = [(dy, dx) for dy in range(0, patch, step)
-                               for dx in range(0, patch, step)]
+        # Comparing only every second row and column of the patches (a lattice) halved the
+        # time and cost 40 % in SWD (9 samples: 126 → 178), so every pixel counts.
+        self.search_offsets = [(dy, dx) for dy in range(patch) for dx in range(patch)]
         sorted_values = source.reshape(self.channels, -1)
         if not usable.all():
             sorted_values = sorted_values[:, _covered_pixels(usable, patch, self.sh, self.sw)]
