@@ -8,20 +8,23 @@ then each method synthesises a ``size×size`` texture with a fixed seed:
   omitted), :func:`~engine.texture.gan.generate_texture`, then
   :func:`engine.texture.refine.refine_texture` (rebuilt from the sample's patches);
   ``gan_raw`` is the generator's output before that step;
-* ``quilt``: :func:`engine.texture.quilting.quilt` with its default block and overlap;
+* ``quilt``: :func:`engine.texture.quilting.quilt` with its default block and overlap (the
+  ``texture_patch`` op's default method);
+* ``pm``: :func:`engine.texture.refine.synthesise_texture` (``texture_patch`` with
+  ``method=patchmatch``);
 * ``gmic``: ``gmic <sample> syntexturize_matchpatch size,size`` when ``gmic`` is on the PATH.
 
 Each output is scored by :func:`engine.texture.swd.swd` against the sample (lower is better).
 ``swd_halves``, the distance between the left and right halves of the sample, shows how much
 the sample differs from itself (on small or non-stationary samples it can exceed a good
-synthesis's score, so it is a scale, not a floor). The GAN and quilting also make a tileable
-texture, whose seam statistic (:func:`engine.texture.swd.seam_error`) is reported as ``z``:
+synthesis's score, so it is a scale, not a floor). The GAN, quilting and patchmatch also make a
+tileable texture, whose seam statistic (:func:`engine.texture.swd.seam_error`) is reported as ``z``:
 the seam's step minus the mean interior step, in standard deviations of the interior steps
 (within about ±3: the seam is like any interior line). Times are wall seconds (for the GAN:
 its training time plus generation and rebuild). A contact sheet (sample | GAN raw | GAN |
-quilting | G'MIC) is written to ``out_dir``. With ``models_dir`` every trained GAN is saved
-there and reused by later runs with the same seed and budget, so generation can be
-re-measured without training again.
+quilting | patchmatch | G'MIC) is written to ``out_dir``. With ``models_dir`` every trained
+GAN is saved there and reused by later runs with the same seed and budget, so generation can
+be re-measured without training again.
 """
 
 from __future__ import annotations
@@ -51,17 +54,20 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("swd_gan_raw", "SWD gan raw", "{:.1f}"),
     ("swd_gan", "SWD gan", "{:.1f}"),
     ("swd_quilt", "SWD quilt", "{:.1f}"),
+    ("swd_pm", "SWD pm", "{:.1f}"),
     ("swd_gmic", "SWD gmic", "{:.1f}"),
     ("swd_halves", "SWD halves", "{:.1f}"),
     ("seam_gan", "seam z gan", "{:+.1f}"),
     ("seam_quilt", "seam z quilt", "{:+.1f}"),
+    ("seam_pm", "seam z pm", "{:+.1f}"),
     ("seconds_gan", "s gan", "{:.1f}"),
     ("seconds_quilt", "s quilt", "{:.1f}"),
+    ("seconds_pm", "s pm", "{:.1f}"),
     ("seconds_gmic", "s gmic", "{:.1f}"),
 )
 """Table columns: row key, header, number format."""
 
-SHEET_TITLES = ("sample", "GAN raw", "GAN (op)", "quilting", "G'MIC")
+SHEET_TITLES = ("sample", "GAN raw", "GAN (op)", "quilting", "patchmatch", "G'MIC")
 """Column titles of the contact sheet."""
 
 
@@ -155,7 +161,7 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
         train_texture_gan,
     )
     from engine.texture.quilting import quilt
-    from engine.texture.refine import refine_texture
+    from engine.texture.refine import refine_texture, synthesise_texture
     from engine.texture.swd import seam_error, swd
 
     paths = list_images(data_dir, limit)
@@ -172,7 +178,7 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
                    seam={})
         half = sample.shape[1] // 2
         row["swd_halves"] = swd(sample[:, :half], sample[:, half:2 * half])
-        images: list[np.ndarray | None] = [sample, None, None, None, None]
+        images: list[np.ndarray | None] = [sample, None, None, None, None, None]
 
         def report(method: str, i: int = index, name: str = path.name) -> None:
             progress(i / len(paths), f"{name}: {method}")
@@ -219,6 +225,16 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
         row["seam_quilt"] = row["seam"]["quilt"]["z"]
         images[3] = texture
 
+        report("patchmatch")
+        started = time.perf_counter()
+        texture = synthesise_texture(sample, size, size, seed=row_seed, device=torch_device)
+        row["seconds_pm"] = time.perf_counter() - started
+        row["swd_pm"] = swd(sample, texture)
+        row["seam"]["pm"] = seam_error(synthesise_texture(
+            sample, size, size, periodic=True, seed=row_seed, device=torch_device)).as_dict()
+        row["seam_pm"] = row["seam"]["pm"]["z"]
+        images[4] = texture
+
         if has_gmic:
             report("G'MIC")
             started = time.perf_counter()
@@ -228,7 +244,7 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
             else:
                 row["seconds_gmic"] = time.perf_counter() - started
                 row["swd_gmic"] = swd(sample, texture)
-                images[4] = texture
+                images[5] = texture
         rows.append(row)
         sheet.append(images)
     progress(1.0, "done")
@@ -303,7 +319,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
              "the sample's left half against its right half; gan: the texture_gan op's output "
              "(rebuilt from sample patches), gan raw: the generator's own. seam z: the tileable "
              "variant's wrap-around step against its interior lines, in standard deviations "
-             "(within ±3 = no visible seam). s gan: training plus generation.")
+             "(within ±3 = no visible seam). s gan: training plus generation. pm: texture_patch "
+             "with method=patchmatch.")
     return "\n".join(text) + "\n" + notes
 
 

@@ -38,7 +38,12 @@ from engine.progress import CancelToken, Progress, null_progress
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["refine_levels", "refine_texture"]
+__all__ = ["SYNTHESIS_LEVELS", "refine_levels", "refine_texture", "synthesise_texture"]
+
+SYNTHESIS_LEVELS = 5
+"""Pyramid depth of :func:`synthesise_texture`. Rebuilding GAN outputs of nine texture samples
+(256 px, output 256×256), mean SWD was 197 with 2 levels, 126 with 3, 85 with 4 and 75 with 5;
+at 5 levels a start of smooth noise scored the same (75), so the start hardly matters there."""
 
 VOTE_QUANTILE = 0.75
 """σ² of the vote weights is this quantile of the match distances (Wexler et al.); sharper
@@ -48,18 +53,19 @@ _WINDOW_CACHE_FLOATS = 1 << 25
 
 
 def refine_levels(texture_shape: tuple[int, int], sample_shape: tuple[int, int], patch: int,
-                  levels: int) -> int:
+                  levels: int, coarsest: int = 4) -> int:
     """Pyramid levels actually used: at most ``levels``, with the coarsest sample and texture
-    still at least four patches across."""
+    still at least ``coarsest`` patches across."""
     count = 1
-    while count < levels and min(*sample_shape, *texture_shape) // 2 ** count >= 4 * patch:
+    while (count < levels
+           and min(*sample_shape, *texture_shape) // 2 ** count >= coarsest * patch):
         count += 1
     return count
 
 
 def refine_texture(texture: np.ndarray, sample: np.ndarray, *, periodic: bool = False,
                    forbidden: np.ndarray | None = None, patch: int = 7, levels: int = 3,
-                   iterations: int = 4, seed: int = 0, device: Any = "cpu",
+                   coarsest: int = 4, iterations: int = 4, seed: int = 0, device: Any = "cpu",
                    progress: Progress = null_progress, cancel: CancelToken | None = None
                    ) -> np.ndarray:
     """Rebuild ``texture`` from ``sample``'s patches, keeping its layout.
@@ -78,7 +84,11 @@ def refine_texture(texture: np.ndarray, sample: np.ndarray, *, periodic: bool = 
     patch : int
         Odd neighbourhood edge in pixels, the same at every level.
     levels : int
-        Pyramid levels (fewer on small images, see :func:`refine_levels`).
+        Pyramid levels (fewer on small images, see :func:`refine_levels`). Each level halves
+        the scale at which the start's layout is kept: 3 keeps it, 5 lets the sample's
+        patches rearrange almost everything.
+    coarsest : int
+        The coarsest level keeps at least this many patches across the smaller image.
     iterations : int
         Search-and-vote rounds per level; the coarsest level gets two more.
     seed : int
@@ -113,7 +123,7 @@ def refine_texture(texture: np.ndarray, sample: np.ndarray, *, periodic: bool = 
     dev = torch.device(device)
     generator = torch.Generator(device=dev)
     generator.manual_seed(int(seed))
-    count = refine_levels(texture.shape[:2], sample.shape[:2], patch, levels)
+    count = refine_levels(texture.shape[:2], sample.shape[:2], patch, levels, coarsest)
     bad = (np.zeros(sample.shape[:2], bool) if forbidden is None
            else np.asarray(forbidden, dtype=bool))
     rounds = [iterations + 2 * (level == count - 1) for level in range(count)]
@@ -423,3 +433,40 @@ def _shifted(rows: torch.Tensor, cols: torch.Tensor, shift: int, axis: int
     n_cols[tuple(dst)] = cols[tuple(src)]
     inside[tuple(dst)] = True
     return n_rows, n_cols, inside
+
+
+def synthesise_texture(sample: np.ndarray, height: int, width: int, *, periodic: bool = False,
+                       forbidden: np.ndarray | None = None, levels: int = SYNTHESIS_LEVELS,
+                       seed: int = 0, device: Any = "cpu", progress: Progress = null_progress,
+                       cancel: CancelToken | None = None) -> np.ndarray:
+    """A new ``height×width`` texture made of ``sample``'s patches, from scratch.
+
+    The start is smooth noise with the sample's per-channel mean and spread (periodic when
+    ``periodic``); :func:`refine_texture` on a deep pyramid then lays out and details the
+    texture from the sample's patches, like PatchMatch-based synthesis tools (Barnes et al.
+    2009; G'MIC's ``syntexturize_matchpatch``). Parameters are those of
+    :func:`refine_texture`.
+
+    Returns
+    -------
+    ndarray, float32 height×width×C
+        The texture, values in [0, 1]; exactly periodic when ``periodic``.
+    """
+    from engine.texture.gan import periodic_resize
+
+    channels = sample.shape[2]
+    rng = np.random.default_rng(seed)
+    coarse = rng.standard_normal((max(2, height // 16), max(2, width // 16), channels))
+    noise = periodic_resize(coarse.astype(np.float32), height, width)
+    usable = sample if forbidden is None else sample[~np.asarray(forbidden, dtype=bool)]
+    usable = usable.reshape(-1, channels)
+    if usable.size == 0:
+        raise ValueError("the sample has no pixel outside the masked area; select a larger "
+                         "sample")
+    spread = noise.reshape(-1, channels).std(axis=0) + 1e-6
+    start = (noise - noise.reshape(-1, channels).mean(axis=0)) / spread
+    start = start * usable.std(axis=0) + usable.mean(axis=0)
+    start = np.clip(start, 0.0, 1.0).astype(np.float32)
+    return refine_texture(start, sample, periodic=periodic, forbidden=forbidden, levels=levels,
+                          coarsest=2, seed=seed, device=device, progress=progress,
+                          cancel=cancel)

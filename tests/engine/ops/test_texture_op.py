@@ -142,3 +142,23 @@ def test_gan_output_is_rebuilt_from_the_sample_unless_turned_off(monkeypatch):
     assert big.info["sample_detail"] is False
     assert "raw output" in big.info["sample_detail_skipped"]
     assert np.array_equal(big.image, raw.image)
+
+
+def test_patchmatch_method_generates_tiles_and_fills(photo):
+    from engine.texture.swd import swd
+
+    image = blobs(96, 96, 9)
+    out = run_op("texture_patch", image, params={"method": "patchmatch", "width": 64,
+                                                 "height": 48, "seed": 2})
+    assert out.image.shape == (48, 64, 3) and out.info["method"] == "patchmatch"
+    assert "block" not in out.info
+    assert swd(image, out.image) < 3 * swd(image[:, :48], image[:, 48:]) + 50
+    tiled = run_op("texture_patch", image, params={"method": "patchmatch", "width": 64,
+                                                   "height": 64, "tileable": True})
+    err = seam_error(tiled.image)
+    assert abs(err.seam - err.interior) < 3 * err.spread
+    scratched, mask = photo
+    filled = run_op("texture_patch", scratched, mask,
+                    params={"method": "patchmatch", "mode": "fill_mask"})
+    assert np.array_equal(filled.image[~mask], scratched[~mask])
+    assert filled.image[mask][:, 2].mean() < 0.5          # the blue scratch is gone

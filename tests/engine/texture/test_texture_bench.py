@@ -43,9 +43,10 @@ def test_bench_reports_every_method_that_ran(folder, tmp_path, monkeypatch):
         assert row["swd_quilt"] < 3 * row["swd_halves"] + 50
         assert row["swd_gan"] > 0 and row["swd_gan_raw"] > 0 and row["gan_steps"] > 0
         assert abs(row["seam_quilt"]) < 3 and abs(row["seam_gan"]) < 3
+        assert row["swd_pm"] > 0 and abs(row["seam_pm"]) < 3
         assert row["swd_gmic"] is None and row["seconds_gmic"] is None
     sheet = load(tmp_path / "out" / "texture_contact_sheet.png").pixels
-    assert sheet.shape == (28 + 2 * 64, 5 * 64, 3)
+    assert sheet.shape == (28 + 2 * 64, 6 * 64, 3)
     table = format_table(rows)
     assert "a.png" in table and "mean" in table and "—" in table
 
