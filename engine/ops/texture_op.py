@@ -272,11 +272,9 @@ class TexturePatchOp(Op):
     title = "Texture from patches"
     category = "Texture"
     description = (
-        "Makes a new texture from pieces of the image (or of the mask's bounding box), no "
-        "training. quilting stitches blocks along the least visible seams (Efros & Freeman): "
-        "instant, keeps the sample's exact detail. patchmatch grows the texture from the "
-        "sample's patches on a pyramid: more varied and seamless, seconds to minutes. "
-        "Optionally tileable, or fills the mask with texture taken from around it."
+        "A new texture from pieces of the image (or of the mask's bounding box), no training: "
+        "quilting (instant) or patchmatch (more varied, seconds to minutes). Optionally "
+        "tileable, or fills the mask with texture taken from around it."
     )
     generates = True
     mask_use = "feather"
