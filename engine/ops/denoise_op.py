@@ -158,8 +158,9 @@ class DenoiseOp(Op):
         Float("strength", 1.0, minimum=0.5, maximum=2.0, step=0.05,
               help="Multiplies the noise level given to the network: below 1 keeps more detail "
                    "(and noise); above 1 treats the image as noisier than measured."),
-        Int("tile", 512, title="Tile size", minimum=64, maximum=4096, step=32,
-            help="Pixels per tile edge; smaller tiles use less memory."),
+        Int("tile", 512, title="Tile size", minimum=128, maximum=4096, step=32,
+            help="Pixels per tile edge; smaller tiles use less memory. Below 128 px the "
+                 "overlap (a quarter of the tile) is too short to hide the tile edges."),
     )
     mask_use = "feather"
     devices = ("cpu", "cuda", "mps")

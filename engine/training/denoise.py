@@ -153,6 +153,9 @@ CONFIGS: dict[str, TrainConfig] = {
     # A second CPU cycle started from the exported ``cpu`` weights (``--init-from``): a lower
     # peak rate and a longer cosine, so the warm restart refines instead of unlearning.
     "cpu_continue": TrainConfig(steps=16000, lr=4e-4, warmup=300),
+    # A third cycle from the ``cpu_continue`` export: larger crops give the coarsest level
+    # more context, at a still lower peak rate.
+    "cpu_third": TrainConfig(crop=128, steps=11000, lr=2e-4, warmup=200),
     # Same architecture (the op's CPU speed target fixes it), GPU-sized batches and schedule.
     "gpu": TrainConfig(crop=128, batch=32, steps=300_000, lr=5e-4, warmup=2000, ema=0.9995,
                        log_every=200, val_every=5000, ckpt_every=5000, val_crop=256),

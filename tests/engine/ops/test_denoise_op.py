@@ -93,8 +93,9 @@ def test_tiles_leave_no_seams() -> None:
     clean = _scene(200)
     noisy = _noisy(clean, 25, seed=6)
     whole = run_op("denoise", noisy, params={"sigma": 25, "tile": 512}).image
-    tiled = run_op("denoise", noisy, params={"sigma": 25, "tile": 64})
-    assert tiled.info["tile"] == 64
+    # The smallest tile the op allows (overlap 32 px): two tiles per side, so seams exist.
+    tiled = run_op("denoise", noisy, params={"sigma": 25, "tile": 128})
+    assert tiled.info["tile"] == 128
     assert psnr(tiled.image, whole) > 40.0
     # Away from the image border (where padding differs: reflected for the whole image,
     # the network's own zero padding for an edge tile) tiles agree with the untiled run.
@@ -118,7 +119,7 @@ def test_cancel_during_tiles_raises(scene: np.ndarray) -> None:
             token.cancel()
 
     with pytest.raises(Cancelled):
-        run_op("denoise", _noisy(scene, 25), params={"sigma": 25, "tile": 64},
+        run_op("denoise", _noisy(_scene(300), 25), params={"sigma": 25, "tile": 128},
                progress=progress, cancel=token)
     assert sum(m.startswith("tile") for m in seen) == 1
 
@@ -135,9 +136,10 @@ def test_high_strength_keeps_the_brightness() -> None:
     flat = np.full((96, 96, 3), 0.5, np.float32)
     noisy = _noisy(flat, 15, seed=7)
     raw, _ = denoise_array(noisy, 30 / 255)  # the network alone, told twice the noise
-    assert float(raw.mean()) - 0.5 > 0.01  # drifts brighter
+    drift = float(raw.mean()) - 0.5  # it drifts brighter (0.0034 with the shipped weights)
+    assert drift > 0.0
     strong = run_op("denoise", noisy, params={"sigma": 15, "strength": 2.0}).image
-    assert abs(float(strong.mean()) - 0.5) < 0.003
+    assert abs(float(strong.mean()) - 0.5) < min(0.003, drift)
     assert strong.std() < noisy.std() / 3
 
 
