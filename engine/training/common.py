@@ -16,7 +16,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "LoopConfig",
+    "RunState",
     "add_export_arguments",
     "add_run_arguments",
     "add_schedule_arguments",
@@ -48,6 +50,7 @@ __all__ = [
     "save_checkpoint",
     "split_files",
     "stop_reason",
+    "train_loop",
     "train_state",
 ]
 
@@ -63,6 +66,24 @@ class ScheduleConfig(Protocol):
     warmup: int
     steps: int
     ema: float
+
+
+class LoopConfig(ScheduleConfig, Protocol):
+    """What :func:`train_loop` reads from a recipe's ``TrainConfig``."""
+
+    log_every: int
+    val_every: int
+    ckpt_every: int
+
+
+@dataclass
+class RunState:
+    """The counters a run carries between steps and into its checkpoints."""
+
+    step: int = 0
+    elapsed: float = 0.0
+    best_val: float = -math.inf
+    last_val: dict[str, float] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------- data
@@ -204,6 +225,69 @@ def stop_reason(*, started: float, minutes: float | None, step: int, start_step:
     if max_steps_this_run is not None and step - start_step >= max_steps_this_run:
         return "max_steps_this_run"
     return None
+
+
+def train_loop(run: RunState, config: LoopConfig, next_loss: Callable[[], torch.Tensor], *,
+               model: torch.nn.Module, ema: torch.nn.Module,
+               optimizer: torch.optim.Optimizer,
+               validate: Callable[[torch.nn.Module], dict[str, float]], val_key: str,
+               log: Callable[[dict[str, Any]], None], checkpoint: Callable[[Path], None],
+               last_path: Path, best_path: Path, minutes: float | None,
+               max_steps_this_run: int | None) -> dict[str, Any]:
+    """Train until ``config.steps``, the time limit or the step limit of this run.
+
+    Every step takes ``next_loss()`` (a fresh batch through ``model``) into
+    :func:`optimizer_step`; every ``log_every`` steps the mean loss is logged, every
+    ``val_every`` steps (and at the end of the schedule) ``validate(ema)`` is logged and
+    ``best_path`` saved when ``val_key`` improved, every ``ckpt_every`` steps ``last_path``.
+    ``run`` is updated in place, so the recipe's ``log`` and ``checkpoint`` see the current
+    counters. On the way out ``last_path`` (and ``best_path`` if none was written) is saved.
+
+    Returns
+    -------
+    dict
+        ``step``, ``loss`` (last logged), ``best_val``, ``elapsed_seconds``, ``stopped``.
+    """
+    start_step = run.step
+    started = time.monotonic()
+    window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
+    last_loss = math.nan
+    stopped = "steps"
+    model.train()
+    while run.step < config.steps:
+        reason = stop_reason(started=started, minutes=minutes, step=run.step,
+                             start_step=start_step, max_steps_this_run=max_steps_this_run)
+        if reason is not None:
+            stopped = reason
+            break
+        tick = time.monotonic()
+        loss = next_loss()
+        optimizer_step(loss, model, ema, optimizer, run.step, config)
+        run.step += 1
+        run.elapsed += time.monotonic() - tick
+        window_loss += float(loss.item())
+        window_steps += 1
+        if run.step % config.log_every == 0:
+            last_loss = window_loss / window_steps
+            log({"loss": last_loss, "lr": optimizer.param_groups[0]["lr"],
+                 "sec_per_step": (time.monotonic() - window_start) / window_steps})
+            window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
+        if run.step % config.val_every == 0 or run.step == config.steps:
+            run.last_val = validate(ema)
+            log(run.last_val)
+            if run.last_val[val_key] > run.best_val:
+                run.best_val = run.last_val[val_key]
+                checkpoint(best_path)
+        if run.step % config.ckpt_every == 0:
+            checkpoint(last_path)
+    if window_steps:
+        last_loss = window_loss / window_steps
+    checkpoint(last_path)
+    if not best_path.exists():
+        checkpoint(best_path)
+    log({"event": "stop", "reason": stopped})
+    return {"step": run.step, "loss": last_loss, "best_val": run.best_val,
+            "elapsed_seconds": run.elapsed, "stopped": stopped}
 
 
 def lr_at(step: int, config: ScheduleConfig, total: int) -> float:

@@ -43,7 +43,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
@@ -53,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.training.common import (
+    RunState,
     add_export_arguments,
     add_run_arguments,
     add_schedule_arguments,
@@ -65,12 +65,11 @@ from engine.training.common import (
     load_checkpoint,
     load_images,
     merge_manifest_entry,
-    optimizer_step,
     restore_state,
     run_main,
     save_checkpoint,
     split_files,
-    stop_reason,
+    train_loop,
     train_state,
 )
 from engine.training.noise import NoiseSpec, synthesize_batch
@@ -344,9 +343,10 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     rng = np.random.default_rng(seed)
-    step, elapsed, best_val, last_loss = 0, 0.0, -math.inf, math.nan
+    run = RunState()
     if state is not None:
-        step, elapsed, best_val = restore_state(state, model, ema, optimizer, rng)
+        run.step, run.elapsed, run.best_val = restore_state(state, model, ema, optimizer, rng)
+        run.last_val = dict(state.get("val") or {})
     else:
         if init_from is not None:
             model.load_state_dict(initial_weights(Path(init_from)))
@@ -357,31 +357,21 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     machine = hardware(device_t)
 
     def log(record: dict[str, Any]) -> None:
-        append_log(log_path, record, step=step, elapsed=elapsed, echo=echo)
+        append_log(log_path, record, step=run.step, elapsed=run.elapsed, echo=echo)
 
     def checkpoint(path: Path) -> None:
         save_checkpoint(path, {
-            **train_state(step=step, elapsed=elapsed, best_val=best_val, config=config,
-                          model=model, ema=ema, optimizer=optimizer, rng=rng, hardware=machine),
+            **train_state(step=run.step, elapsed=run.elapsed, best_val=run.best_val,
+                          config=config, model=model, ema=ema, optimizer=optimizer, rng=rng,
+                          hardware=machine),
             "data": str(data_dir), "train_images": len(images),
-            "val_images": [p.name for p in val_files], "val": last_val,
+            "val_images": [p.name for p in val_files], "val": run.last_val,
         })
 
-    stream = _batch_stream(images, config, spec, workers, seed * 1_000_003 + step,
+    stream = _batch_stream(images, config, spec, workers, seed * 1_000_003 + run.step,
                            device_t) if workers > 0 else None
-    last_val: dict[str, float] = dict(state.get("val") or {}) if state else {}
-    start_step = step
-    started = time.monotonic()
-    window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
-    stopped = "steps"
-    model.train()
-    while step < config.steps:
-        reason = stop_reason(started=started, minutes=minutes, step=step, start_step=start_step,
-                             max_steps_this_run=max_steps_this_run)
-        if reason is not None:
-            stopped = reason
-            break
-        tick = time.monotonic()
+
+    def next_loss() -> torch.Tensor:
         if stream is not None:
             clean_t, noisy_t, sigma_t = next(stream)
         else:
@@ -389,35 +379,16 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
             clean, noisy, sigma = synthesize_batch(crops, rng, spec)
             clean_t, noisy_t = _to_batch(clean, device_t), _to_batch(noisy, device_t)
             sigma_t = torch.from_numpy(sigma).view(-1, 1, 1, 1).to(device_t)
-        loss = _charbonnier(model(noisy_t, sigma_t), clean_t)
-        optimizer_step(loss, model, ema, optimizer, step, config)
-        step += 1
-        elapsed += time.monotonic() - tick
-        window_loss += float(loss.item())
-        window_steps += 1
-        if step % config.log_every == 0:
-            last_loss = window_loss / window_steps
-            log({"loss": last_loss, "lr": optimizer.param_groups[0]["lr"],
-                 "sec_per_step": (time.monotonic() - window_start) / window_steps})
-            window_loss, window_steps, window_start = 0.0, 0, time.monotonic()
-        if step % config.val_every == 0 or step == config.steps:
-            last_val = validate(ema)
-            log(last_val)
-            if last_val["val_psnr_25"] > best_val:
-                best_val = last_val["val_psnr_25"]
-                checkpoint(best_path)
-        if step % config.ckpt_every == 0:
-            checkpoint(last_path)
-    if stream is not None:
-        stream.close()
-    if window_steps:
-        last_loss = window_loss / window_steps
-    checkpoint(last_path)
-    if not best_path.exists():
-        checkpoint(best_path)
-    log({"event": "stop", "reason": stopped})
-    return {"step": step, "loss": last_loss, "best_val": best_val, "elapsed_seconds": elapsed,
-            "stopped": stopped}
+        return _charbonnier(model(noisy_t, sigma_t), clean_t)
+
+    try:
+        return train_loop(run, config, next_loss, model=model, ema=ema, optimizer=optimizer,
+                          validate=validate, val_key="val_psnr_25", log=log,
+                          checkpoint=checkpoint, last_path=last_path, best_path=best_path,
+                          minutes=minutes, max_steps_this_run=max_steps_this_run)
+    finally:
+        if stream is not None:
+            stream.close()
 
 
 # ---------------------------------------------------------------------------------- export
