@@ -16,11 +16,12 @@ Both ops take the texture sample from the image and work in one of two modes:
 with a live preview; the trained model is returned in ``info["model"]`` and kept in
 :data:`engine.texture.gan.model_cache`, so running the op again on the same sample (another
 seed, size or tiling) generates at once, and asking for more training time continues from it.
-With ``sample_detail`` on (the default) the GAN's output is then rebuilt from the sample's own
-patches (:mod:`engine.texture.refine`, PatchMatch texture optimisation started from the GAN's
-layout): on a CPU budget the GAN alone is soft, and this is what makes it sharp.
-``texture_patch`` is classical image quilting (:mod:`engine.texture.quilting`): no training,
-a 1024×1024 texture in seconds.
+With ``sample_detail`` on (the default) the generator draws eight layouts, and the one whose
+coarse patches come closest to the sample's is rebuilt from the sample's own patches
+(:func:`engine.texture.refine.rebuild_gan_texture`, PatchMatch texture optimisation): on a CPU
+budget the GAN alone is soft, and this is what makes it sharp.
+``texture_patch`` is classical image quilting (:mod:`engine.texture.quilting`; no training, a
+1024×1024 texture in seconds) or the same PatchMatch synthesis started from noise layouts.
 """
 
 from __future__ import annotations
@@ -161,10 +162,10 @@ class TextureGanOp(Op):
                help="small is fast on the CPU; large learns more detail on a GPU; auto picks "
                     "by device."),
         Bool("sample_detail", True, title="Detail from the sample",
-             help="Rebuild the generated texture from the sample's own patches, keeping the "
-                  "GAN's layout: much sharper. It takes about 25 s for 512×512 and a minute "
-                  "or two per megapixel on a CPU (textures up to 4096×4096). Off: the GAN's "
-                  "raw output."),
+             help="Draw eight GAN layouts, keep the one closest to the sample and rebuild it "
+                  "from the sample's own patches: much sharper. It takes about 10 s for "
+                  "256×256 and two minutes or more per megapixel on a CPU (textures up to "
+                  "4096×4096). Off: the GAN's raw output, at once."),
     )
 
     def run(self, image: np.ndarray, mask: np.ndarray | None, params: Mapping[str, Any],
@@ -179,7 +180,7 @@ class TextureGanOp(Op):
             sample_hash,
             train_texture_gan,
         )
-        from engine.texture.refine import refine_texture
+        from engine.texture.refine import rebuild_gan_texture
 
         mode = params["mode"]
         sample, forbidden = texture_sample(image, mask, mode)
@@ -202,29 +203,26 @@ class TextureGanOp(Op):
                 raise OpError(str(error)) from None
         start = 0.9 if trained_now else 0.0
         detail = bool(params["sample_detail"])
-        split = start + (1.0 - start) * (0.3 if detail else 1.0)
-        generation = sub_range(progress, start, split)
-        rebuilding = sub_range(progress, split, 1.0)
+        remaining = sub_range(progress, start, 1.0)
         tiles: dict[str, Any] = {}
         notes: dict[str, Any] = {"sample_detail": False}
 
         def synthesise(height: int, width: int, tileable: bool = False) -> np.ndarray:
-            texture = generate_texture(model, height, width, seed=params["seed"],
-                                       tileable=tileable, device=torch_device,
-                                       progress=generation, cancel=cancel, info=tiles)
-            if not detail:
-                return texture
-            if height * width > MAX_DETAIL_PIXELS:
+            if detail and height * width > MAX_DETAIL_PIXELS:
                 notes["sample_detail_skipped"] = (
                     f"{width}×{height} is above the {MAX_DETAIL_PIXELS // 1_000_000} MP that "
                     "the rebuild from sample patches handles; this is the GAN's raw output")
-                return texture
-            notes["sample_detail"] = True
-            return _with_cpu_fallback(
-                lambda where: refine_texture(texture, sample, periodic=tileable,
-                                             forbidden=forbidden, seed=params["seed"],
-                                             device=where, progress=rebuilding, cancel=cancel),
-                torch_device)
+            elif detail:
+                notes["sample_detail"] = True
+                return _with_cpu_fallback(
+                    lambda where: rebuild_gan_texture(
+                        model, sample, height, width, tileable=tileable, forbidden=forbidden,
+                        seed=params["seed"], device=where, progress=remaining, cancel=cancel,
+                        info=tiles),
+                    torch_device)
+            return generate_texture(model, height, width, seed=params["seed"],
+                                    tileable=tileable, device=torch_device,
+                                    progress=remaining, cancel=cancel, info=tiles)
 
         if mode == "fill_mask":
             out = fill_with_texture(image, mask, synthesise)

@@ -5,9 +5,9 @@ then each method synthesises a ``size×size`` texture with a fixed seed:
 
 * ``gan``: what the ``texture_gan`` op gives by default:
   :func:`engine.texture.gan.train_texture_gan` for ``gan_seconds`` (the device's default when
-  omitted), :func:`~engine.texture.gan.generate_texture`, then
-  :func:`engine.texture.refine.refine_texture` (rebuilt from the sample's patches);
-  ``gan_raw`` is the generator's output before that step;
+  omitted), then :func:`engine.texture.refine.rebuild_gan_texture` (the best of eight GAN
+  layouts, rebuilt from the sample's patches); ``gan_raw`` is the generator's plain output
+  (:func:`~engine.texture.gan.generate_texture`) for the same seed;
 * ``quilt``: :func:`engine.texture.quilting.quilt` with its default block and overlap (the
   ``texture_patch`` op's default method);
 * ``pm``: :func:`engine.texture.refine.synthesise_texture` (``texture_patch`` with
@@ -161,7 +161,7 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
         train_texture_gan,
     )
     from engine.texture.quilting import quilt
-    from engine.texture.refine import refine_texture, synthesise_texture
+    from engine.texture.refine import rebuild_gan_texture, synthesise_texture
     from engine.texture.swd import seam_error, swd
 
     paths = list_images(data_dir, limit)
@@ -199,16 +199,17 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
                     with atomic_write(kept) as handle:
                         handle.write(model.to_bytes(training_state=False))
             started = time.perf_counter()
-            raw = generate_texture(model, size, size, seed=row_seed, device=torch_device)
-            texture = refine_texture(raw, sample, seed=row_seed, device=torch_device)
+            texture = rebuild_gan_texture(model, sample, size, size, seed=row_seed,
+                                          device=torch_device)
             row["seconds_gan"] = model.seconds + time.perf_counter() - started
+            raw = generate_texture(model, size, size, seed=row_seed, device=torch_device)
             row["swd_gan_raw"] = swd(sample, raw)
             row["swd_gan"] = swd(sample, texture)
             tiled = generate_texture(model, size, size, seed=row_seed, tileable=True,
                                      device=torch_device)
             row["seam"]["gan_raw"] = seam_error(tiled).as_dict()
-            tiled = refine_texture(tiled, sample, periodic=True, seed=row_seed,
-                                   device=torch_device)
+            tiled = rebuild_gan_texture(model, sample, size, size, tileable=True,
+                                        seed=row_seed, device=torch_device)
             row["seam"]["gan"] = seam_error(tiled).as_dict()
             row["seam_gan"] = row["seam"]["gan"]["z"]
             row["gan_steps"] = model.steps
