@@ -16,8 +16,8 @@ Both ops take the texture sample from the image and work in one of two modes:
 with a live preview; the trained model is returned in ``info["model"]`` and kept in
 :data:`engine.texture.gan.model_cache`, so running the op again on the same sample (another
 seed, size or tiling) generates at once, and asking for more training time continues from it.
-With ``sample_detail`` on (the default) the generator draws eight layouts, and the one whose
-coarse patches come closest to the sample's is rebuilt from the sample's own patches
+With ``sample_detail`` on (the default) the generator draws ``layouts`` (32) arrangements, and
+the one whose coarse patches come closest to the sample's is rebuilt from the sample's patches
 (:func:`engine.texture.refine.rebuild_gan_texture`, PatchMatch texture optimisation): on a CPU
 budget the GAN alone is soft, and this is what makes it sharp.
 ``texture_patch`` is classical image quilting (:mod:`engine.texture.quilting`; no training, a
@@ -162,10 +162,15 @@ class TextureGanOp(Op):
                help="small is fast on the CPU; large learns more detail on a GPU; auto picks "
                     "by device."),
         Bool("sample_detail", True, title="Detail from the sample",
-             help="Draw eight GAN layouts, keep the one closest to the sample and rebuild it "
-                  "from the sample's own patches: much sharper. It takes about 10 s for "
-                  "256×256 and two minutes or more per megapixel on a CPU (textures up to "
+             help="Draw several GAN layouts, keep the one closest to the sample and rebuild it "
+                  "from the sample's own patches: much sharper. It takes about 25 s for "
+                  "256×256 and three to four minutes per megapixel on a CPU (textures up to "
                   "4096×4096). Off: the GAN's raw output, at once."),
+        Int("layouts", 32, title="Layouts tried", minimum=1, maximum=64,
+            help="How many GAN layouts are laid out coarsely from the sample's patches before "
+                 "the closest to the sample is detailed (with Detail from the sample on): "
+                 "more is closer to the sample and slower, about 0.7 s each at 256×256 on a "
+                 "CPU."),
     )
 
     def run(self, image: np.ndarray, mask: np.ndarray | None, params: Mapping[str, Any],
@@ -217,8 +222,8 @@ class TextureGanOp(Op):
                 return _with_cpu_fallback(
                     lambda where: rebuild_gan_texture(
                         model, sample, height, width, tileable=tileable, forbidden=forbidden,
-                        seed=params["seed"], device=where, progress=remaining, cancel=cancel,
-                        info=tiles),
+                        layouts=params["layouts"], seed=params["seed"], device=where,
+                        progress=remaining, cancel=cancel, info=tiles),
                     torch_device)
             return generate_texture(model, height, width, seed=params["seed"],
                                     tileable=tileable, device=torch_device,
@@ -281,11 +286,16 @@ class TexturePatchOp(Op):
     params = (
         *_COMMON,
         Choice("method", "quilting", title="Method", choices=("quilting", "patchmatch"),
-               help="quilting: blocks stitched along seams, instant. patchmatch: built from "
-                    "the sample's 7×7 patches coarse to fine (PatchMatch texture "
-                    "optimisation); lower patch-statistics distance to the sample and no "
-                    "seams, about 7 s for 256×256 and a minute or two per megapixel on a "
-                    "CPU. Block size, overlap and variety apply to quilting only."),
+               help="quilting: blocks stitched along seams, instant. patchmatch: the best of "
+                    "several coarse layouts, built from the sample's 7×7 patches coarse to fine "
+                    "(PatchMatch texture optimisation); much closer to the sample's patch "
+                    "statistics and no seams, about 12 s for 256×256 and two to three "
+                    "minutes per megapixel on a CPU. Block size, overlap and variety apply "
+                    "to quilting only."),
+        Int("layouts", 32, title="Layouts tried", minimum=1, maximum=64,
+            help="patchmatch: how many noise layouts are laid out coarsely from the sample's "
+                 "patches before the closest to the sample is detailed; more is closer to the "
+                 "sample and slower, about 0.25 s each at 256×256 on a CPU."),
         Int("block", 48, title="Block size", minimum=8, maximum=256, step=4,
             help="Edge of the copied blocks in pixels; make it larger than the texture's "
                  "largest element (a brick, a tile)."),
@@ -317,7 +327,8 @@ class TexturePatchOp(Op):
                 return _with_cpu_fallback(
                     lambda where: synthesise_texture(
                         sample, height, width, periodic=tileable, forbidden=forbidden,
-                        seed=params["seed"], device=where, progress=progress, cancel=cancel),
+                        layouts=params["layouts"], seed=params["seed"], device=where,
+                        progress=progress, cancel=cancel),
                     select_device(device))
             block = params["block"]
             while True:

@@ -5,7 +5,7 @@ then each method synthesises a ``size×size`` texture with a fixed seed:
 
 * ``gan``: what the ``texture_gan`` op gives by default:
   :func:`engine.texture.gan.train_texture_gan` for ``gan_seconds`` (the device's default when
-  omitted), then :func:`engine.texture.refine.rebuild_gan_texture` (the best of eight GAN
+  omitted), then :func:`engine.texture.refine.rebuild_gan_texture` (the best of 32 GAN
   layouts, rebuilt from the sample's patches); ``gan_raw`` is the generator's plain output
   (:func:`~engine.texture.gan.generate_texture`) for the same seed;
 * ``quilt``: :func:`engine.texture.quilting.quilt` with its default block and overlap (the
@@ -116,7 +116,7 @@ def _run_gmic(sample: np.ndarray, size: int, seed: int) -> tuple[np.ndarray | No
 def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: int = 256,
                       out_dir: str | Path | None = None, gan_seconds: float | None = None,
                       device: str | None = None, seed: int = 0,
-                      models_dir: str | Path | None = None,
+                      models_dir: str | Path | None = None, layouts: int | None = None,
                       progress: Progress = null_progress) -> list[dict[str, Any]]:
     """Synthesise every texture in ``data_dir`` with each method and measure it.
 
@@ -137,6 +137,9 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
         Device for the GAN (:func:`engine.device.select_device`).
     seed : int
         Seeds every method.
+    layouts : int, optional
+        Candidate layouts of the GAN op and of patchmatch
+        (:data:`engine.texture.refine.LAYOUTS` when omitted).
     models_dir : str or Path, optional
         Keep the trained GANs here (``<image stem>-<seed>-<seconds>s.safetensors``) and reuse
         them when present.
@@ -161,13 +164,14 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
         train_texture_gan,
     )
     from engine.texture.quilting import quilt
-    from engine.texture.refine import rebuild_gan_texture, synthesise_texture
+    from engine.texture.refine import LAYOUTS, rebuild_gan_texture, synthesise_texture
     from engine.texture.swd import seam_error, swd
 
     paths = list_images(data_dir, limit)
     torch_device = select_device(device)
     budget = default_train_seconds(torch_device) if gan_seconds is None else float(gan_seconds)
     has_gmic = shutil.which("gmic") is not None
+    layouts = LAYOUTS if layouts is None else int(layouts)
     rows: list[dict[str, Any]] = []
     sheet: list[list[np.ndarray | None]] = []
     for index, path in enumerate(paths):
@@ -199,8 +203,8 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
                     with atomic_write(kept) as handle:
                         handle.write(model.to_bytes(training_state=False))
             started = time.perf_counter()
-            texture = rebuild_gan_texture(model, sample, size, size, seed=row_seed,
-                                          device=torch_device)
+            texture = rebuild_gan_texture(model, sample, size, size, layouts=layouts,
+                                          seed=row_seed, device=torch_device)
             row["seconds_gan"] = model.seconds + time.perf_counter() - started
             raw = generate_texture(model, size, size, seed=row_seed, device=torch_device)
             row["swd_gan_raw"] = swd(sample, raw)
@@ -209,7 +213,7 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
                                      device=torch_device)
             row["seam"]["gan_raw"] = seam_error(tiled).as_dict()
             tiled = rebuild_gan_texture(model, sample, size, size, tileable=True,
-                                        seed=row_seed, device=torch_device)
+                                        layouts=layouts, seed=row_seed, device=torch_device)
             row["seam"]["gan"] = seam_error(tiled).as_dict()
             row["seam_gan"] = row["seam"]["gan"]["z"]
             row["gan_steps"] = model.steps
@@ -228,11 +232,13 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
 
         report("patchmatch")
         started = time.perf_counter()
-        texture = synthesise_texture(sample, size, size, seed=row_seed, device=torch_device)
+        texture = synthesise_texture(sample, size, size, layouts=layouts, seed=row_seed,
+                                     device=torch_device)
         row["seconds_pm"] = time.perf_counter() - started
         row["swd_pm"] = swd(sample, texture)
         row["seam"]["pm"] = seam_error(synthesise_texture(
-            sample, size, size, periodic=True, seed=row_seed, device=torch_device)).as_dict()
+            sample, size, size, periodic=True, layouts=layouts, seed=row_seed,
+            device=torch_device)).as_dict()
         row["seam_pm"] = row["seam"]["pm"]["z"]
         images[4] = texture
 
@@ -335,6 +341,9 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for texture_contact_sheet.png")
     parser.add_argument("--models", metavar="DIR", default=None,
                         help="keep the trained GANs in DIR and reuse them on later runs")
+    parser.add_argument("--layouts", type=int, default=None,
+                        help="candidate layouts of the GAN op and of patchmatch (default: the "
+                             "ops' default, 32)")
 
 
 def suite(args: argparse.Namespace) -> int:
@@ -343,7 +352,7 @@ def suite(args: argparse.Namespace) -> int:
 
     rows = run_texture_bench(args.data, limit=args.limit, size=args.size, out_dir=args.out,
                              gan_seconds=args.gan_seconds, device=args.device, seed=args.seed,
-                             models_dir=args.models)
+                             models_dir=args.models, layouts=args.layouts)
     print(format_table(rows))
     write_json_report(args, "texture", rows)
     return 0

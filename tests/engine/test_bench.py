@@ -201,8 +201,8 @@ def test_a_suite_can_add_its_own_options(data_dir, capsys, monkeypatch):
 def test_texture_suite_runs_from_the_command_line(data_dir, tmp_path, capsys):
     report = tmp_path / "texture.json"
     code = main(["bench", "texture", "--data", str(data_dir), "--limit", "1", "--size", "48",
-                 "--gan-seconds", "0", "--threads", "1", "--out", str(tmp_path),
-                 "--json", str(report)])
+                 "--gan-seconds", "0", "--layouts", "2", "--threads", "1", "--out",
+                 str(tmp_path), "--json", str(report)])
     out = capsys.readouterr().out
     assert code == 0 and "img0.png" in out and "SWD" in out
     rows = json.loads(report.read_text())["rows"]

@@ -104,12 +104,12 @@ def test_synthesis_from_scratch_matches_the_sample_better_than_noise():
     from engine.texture.refine import synthesise_texture
 
     sample = cells(96, 96, 8)
-    out = synthesise_texture(sample, 72, 88, seed=4)
+    out = synthesise_texture(sample, 72, 88, layouts=4, seed=4)
     assert out.shape == (72, 88, 3) and out.dtype == np.float32
     rng = np.random.default_rng(0)
     shuffled = sample.reshape(-1, 3)[rng.permutation(96 * 96)].reshape(96, 96, 3)[:72, :88]
     assert swd(sample, out) < 0.5 * swd(sample, shuffled)
-    assert np.array_equal(out, synthesise_texture(sample, 72, 88, seed=4))
+    assert np.array_equal(out, synthesise_texture(sample, 72, 88, layouts=4, seed=4))
 
 
 def test_periodic_synthesis_tiles_without_a_seam_and_respects_forbidden():
@@ -119,7 +119,8 @@ def test_periodic_synthesis_tiles_without_a_seam_and_respects_forbidden():
     sample[:, 70:] = (0.0, 1.0, 0.0)
     forbidden = np.zeros(sample.shape[:2], bool)
     forbidden[:, 70:] = True
-    out = synthesise_texture(sample, 64, 64, periodic=True, forbidden=forbidden, seed=1)
+    out = synthesise_texture(sample, 64, 64, periodic=True, forbidden=forbidden, layouts=4,
+                             seed=1)
     assert abs(seam_error(out).z) < 3.0
     assert (np.abs(out - (0.0, 1.0, 0.0)).max(axis=2) < 0.05).sum() == 0
 

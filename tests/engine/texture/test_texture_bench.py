@@ -36,7 +36,7 @@ def folder(tmp_path):
 def test_bench_reports_every_method_that_ran(folder, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "no-gmic-here"))
     rows = run_texture_bench(folder, size=64, out_dir=tmp_path / "out", gan_seconds=1,
-                             device="cpu")
+                             device="cpu", layouts=4)
     assert [row["image"] for row in rows] == ["a.png", "b.png"]
     assert rows[0]["sample"] == "120×100"
     for row in rows:
@@ -65,7 +65,8 @@ def test_bench_runs_gmic_when_it_is_on_the_path(folder, tmp_path, monkeypatch):
     script.write_text('#!/bin/sh\ncp "$3" "$(eval echo \\${$#})"\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
-    rows = run_texture_bench(folder, limit=1, size=64, gan_seconds=0, device="cpu")
+    rows = run_texture_bench(folder, limit=1, size=64, gan_seconds=0, device="cpu",
+                             layouts=2)
     assert rows[0]["swd_gan"] is None
     assert rows[0]["swd_gmic"] is not None and rows[0]["errors"] == []
 
@@ -74,12 +75,12 @@ def test_bench_keeps_trained_models_and_reuses_them(folder, tmp_path, monkeypatc
     monkeypatch.setenv("PATH", str(tmp_path / "no-gmic-here"))
     models = tmp_path / "models"
     first = run_texture_bench(folder, limit=1, size=48, gan_seconds=1, device="cpu",
-                              models_dir=models)
+                              models_dir=models, layouts=2)
     kept = sorted(models.iterdir())
     assert len(kept) == 1 and kept[0].name.startswith("a-") and kept[0].suffix == ".safetensors"
     stamp = kept[0].stat().st_mtime_ns
     again = run_texture_bench(folder, limit=1, size=48, gan_seconds=1, device="cpu",
-                              models_dir=models)
+                              models_dir=models, layouts=2)
     assert kept[0].stat().st_mtime_ns == stamp            # not trained again
     assert again[0]["gan_steps"] == first[0]["gan_steps"]
     assert again[0]["swd_gan"] == pytest.approx(first[0]["swd_gan"])
