@@ -29,6 +29,10 @@ from engine.ops.registry import Op
 
 __all__ = ["OpsPanel", "mask_note"]
 
+FULL_FORM_LINES = 24
+"""Forms up to this many text lines tall (about ten parameters) always show whole; longer ones
+scroll, keeping at least eight lines in view."""
+
 _DEVICE_TITLES = {"cpu": "CPU", "cuda": "GPU (CUDA)", "mps": "GPU (Apple)"}
 
 
@@ -174,7 +178,7 @@ class OpsPanel(QWidget):
         self._scroll.setMaximumHeight(height)
         # Ordinary forms show whole; only a very long one scrolls (at least 8 lines shown).
         line = self.fontMetrics().height()
-        self._scroll.setMinimumHeight(height if height <= 18 * line else 8 * line)
+        self._scroll.setMinimumHeight(height if height <= FULL_FORM_LINES * line else 8 * line)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
