@@ -164,7 +164,7 @@ class TextureGanOp(Op):
         Bool("sample_detail", True, title="Detail from the sample",
              help="Draw several GAN layouts, keep the one closest to the sample and rebuild it "
                   "from the sample's own patches: much sharper. It takes about 25 s for "
-                  "256×256 and three to four minutes per megapixel on a CPU (textures up to "
+                  "256×256 and about four minutes per megapixel on a CPU (textures up to "
                   "4096×4096). Off: the GAN's raw output, at once."),
         Int("layouts", 32, title="Layouts tried", minimum=1, maximum=64,
             help="How many GAN layouts are laid out coarsely from the sample's patches before "
