@@ -29,8 +29,8 @@ starts from the GAN (:func:`rebuild_gan_texture`), ``texture_patch``'s patchmatc
 smooth noise (:func:`synthesise_texture`).
 
 All targets are updated at once with torch gathers, so the same code runs on a CPU or a GPU.
-On one core of a shared 2-core Xeon, eight layouts and the rebuild take 9 s (noise) to 14 s
-(GAN) for 256×256, 28 to 37 s for 512×512 and 115 to 139 s for 1024×1024.
+On one core of a shared 2-core Xeon, 32 layouts and the rebuild take 12 s (noise layouts) to
+25 s (GAN layouts) for 256×256, 34 to 57 s for 512×512 and 151 to 255 s for 1024×1024.
 torch is imported inside the functions only.
 """
 
