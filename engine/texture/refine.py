@@ -207,9 +207,7 @@ def _usable_origins(forbidden: np.ndarray, size: tuple[int, int], patch: int) ->
     (a shrunken pixel is forbidden when any pixel under it is)."""
     h, w = size
     if forbidden.any():
-        if forbidden.shape != size:
-            area = cv2.resize(forbidden.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
-            forbidden = area > 0.0
+        forbidden = _shrink_mask(forbidden, size)
         integral = cv2.integral(forbidden.astype(np.uint8)).astype(np.int64)
         hits = (integral[patch:, patch:] - integral[:-patch, patch:]
                 - integral[patch:, :-patch] + integral[:-patch, :-patch])
