@@ -36,13 +36,14 @@ torch is imported inside the functions only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from engine.progress import CancelToken, Progress, null_progress
+from engine.progress import CancelToken, Progress, null_progress, sub_range
 
 if TYPE_CHECKING:
     import torch
@@ -471,10 +472,11 @@ def layout_factor(texture_shape: tuple[int, int], sample_shape: tuple[int, int],
     return factor
 
 
-def rebuild_best_layout(starts: Sequence[np.ndarray], sample: np.ndarray, *,
-                        periodic: bool = False, forbidden: np.ndarray | None = None,
-                        patch: int = 7, scale: int = LAYOUT_SCALE, seed: int = 0,
-                        device: Any = "cpu", progress: Progress = null_progress,
+def rebuild_best_layout(starts: Iterable[np.ndarray], sample: np.ndarray, *,
+                        count: int | None = None, periodic: bool = False,
+                        forbidden: np.ndarray | None = None, patch: int = 7,
+                        scale: int = LAYOUT_SCALE, seed: int = 0, device: Any = "cpu",
+                        progress: Progress = null_progress,
                         cancel: CancelToken | None = None) -> np.ndarray:
     """Rebuild the best of several candidate layouts from ``sample``'s patches.
 
@@ -488,11 +490,14 @@ def rebuild_best_layout(starts: Sequence[np.ndarray], sample: np.ndarray, *,
 
     Parameters
     ----------
-    starts : sequence of ndarray, float32 H×W×C
+    starts : iterable of ndarray, float32 H×W×C
         Candidate starting textures, all the same size (GAN outputs for several seeds, or
-        noise); the result has their size.
+        noise); the result has their size. They are read one at a time and only their
+        ``1/scale`` layouts are kept, so a generator keeps just one full-size start in memory.
     sample : ndarray, float32 h×w×C
         The texture sample, same channels.
+    count : int, optional
+        How many starts there are, for progress (``len(starts)`` when omitted).
     periodic, forbidden, patch, seed, device, progress, cancel
         As for :func:`refine_texture`; ``periodic`` starts must be periodic.
     scale : int
@@ -511,34 +516,37 @@ def rebuild_best_layout(starts: Sequence[np.ndarray], sample: np.ndarray, *,
     engine.progress.Cancelled
         When ``cancel`` is set.
     """
-    from engine.progress import sub_range
-
-    if not starts:
+    remaining = iter(starts)
+    first = next(remaining, None)
+    if first is None:
         raise ValueError("rebuild_best_layout needs at least one start")
-    shape = starts[0].shape
-    if any(start.shape != shape for start in starts):
-        raise ValueError("all candidate starts must have the same size")
+    shape = first.shape
     if len(shape) != 3 or sample.ndim != 3 or shape[2] != sample.shape[2]:
         raise ValueError("texture and sample must be H×W×C images with the same channels")
     if patch < 3 or patch % 2 == 0:
         raise ValueError(f"patch must be odd and at least 3, got {patch}")
     factor = layout_factor(shape[:2], sample.shape[:2], patch, scale)
-    if factor == 1 or len(starts) == 1:
-        return refine_texture(starts[0], sample, periodic=periodic, forbidden=forbidden,
+    second = next(remaining, None) if factor > 1 else None
+    if second is None:
+        return refine_texture(first, sample, periodic=periodic, forbidden=forbidden,
                               patch=patch, levels=factor.bit_length(), coarsest=2, seed=seed,
                               device=device, progress=progress, cancel=cancel)
+    total = count if count is not None else len(starts)
     bad = (np.zeros(sample.shape[:2], bool) if forbidden is None
            else np.asarray(forbidden, dtype=bool))
     small = _shrink(sample, factor)
     small_bad = _shrink_mask(bad, small.shape[:2])
     choosing = sub_range(progress, 0.0, 0.25)
     best, best_score = None, float("inf")
-    for index, start in enumerate(starts):
+    for index, start in enumerate(itertools.chain((first, second), remaining)):
+        if start.shape != shape:
+            raise ValueError("all candidate starts must have the same size")
         layout = refine_texture(
             _shrink(start, factor, periodic), small, periodic=periodic, forbidden=small_bad,
             patch=patch, levels=2, coarsest=2, seed=candidate_seed(seed, index), device=device,
-            progress=sub_range(choosing, index / len(starts), (index + 1) / len(starts)),
+            progress=sub_range(choosing, index / total, min(1.0, (index + 1) / total)),
             cancel=cancel)
+        del start                  # only the small layout is kept
         score = layout_distance(layout, small, small_bad, patch)
         if score < best_score:
             best, best_score = layout, score
@@ -591,20 +599,18 @@ def rebuild_gan_texture(model: TextureModel, sample: np.ndarray, height: int, wi
     ndarray, float32 height×width×C
         The texture, values in [0, 1].
     """
-    from engine.progress import sub_range
     from engine.texture.gan import generate_texture
 
     if layouts < 1:
         raise ValueError(f"layouts must be at least 1, got {layouts}")
-    generating = sub_range(progress, 0.0, 0.1)
-    starts = [generate_texture(model, height, width, seed=candidate_seed(seed, index),
-                               tileable=tileable, device=device, info=info, cancel=cancel,
-                               progress=sub_range(generating, index / layouts,
-                                                  (index + 1) / layouts))
-              for index in range(layouts)]
-    return rebuild_best_layout(starts, sample, periodic=tileable, forbidden=forbidden,
-                               seed=seed, device=device, progress=sub_range(progress, 0.1, 1.0),
-                               cancel=cancel)
+    # Generated one at a time as the layout choice reads them (32 full-size textures at once
+    # would hold gigabytes at 4096×4096).
+    starts = (generate_texture(model, height, width, seed=candidate_seed(seed, index),
+                               tileable=tileable, device=device, info=info, cancel=cancel)
+              for index in range(layouts))
+    return rebuild_best_layout(starts, sample, count=layouts, periodic=tileable,
+                               forbidden=forbidden, seed=seed, device=device,
+                               progress=progress, cancel=cancel)
 
 
 def layout_distance(layout: np.ndarray, sample: np.ndarray,
@@ -685,7 +691,8 @@ def synthesise_texture(sample: np.ndarray, height: int, width: int, *, periodic:
     """
     if layouts < 1:
         raise ValueError(f"layouts must be at least 1, got {layouts}")
-    starts = [smooth_noise(sample, height, width, seed=candidate_seed(seed, index),
-                           forbidden=forbidden) for index in range(layouts)]
-    return rebuild_best_layout(starts, sample, periodic=periodic, forbidden=forbidden,
-                               seed=seed, device=device, progress=progress, cancel=cancel)
+    starts = (smooth_noise(sample, height, width, seed=candidate_seed(seed, index),
+                           forbidden=forbidden) for index in range(layouts))
+    return rebuild_best_layout(starts, sample, count=layouts, periodic=periodic,
+                               forbidden=forbidden, seed=seed, device=device,
+                               progress=progress, cancel=cancel)
