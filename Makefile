@@ -39,7 +39,7 @@ package: $(STAMP)
 
 # Load every shipped model and run every op once on a small image, from the source tree.
 self-test: $(STAMP)
-	$(BIN)/python -m engine.selftest
+	$(BIN)/python -m engine.cli.selftest
 
 # The same self-test inside the built app, and the desktop entry's validity.
 check-package:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from desktop import dialogs
 from desktop.document.autosave import find_recoveries
 from desktop.main_window import MainWindow
-from engine.resources import resources_dir
+from engine.core.resources import resources_dir
 
 __all__ = ["create_application", "install_excepthook", "main", "new_window",
            "offer_recoveries", "open_paths"]

@@ -67,9 +67,9 @@ class Job:
 
 def error_message(op: str, error: BaseException) -> str:
     """The text a person sees when an op fails: the engine's own message where it has one."""
-    from engine.device import DeviceError
+    from engine.core.device import DeviceError
+    from engine.core.params import ParamError
     from engine.ops import OpError
-    from engine.params import ParamError
 
     if isinstance(error, MemoryError):
         return (f"Not enough memory to run {op} on this image. Close other programs, work on a "
@@ -117,8 +117,8 @@ class _Worker(QObject):
 
     @Slot(object, object)
     def run(self, job: Job, token: Any) -> None:
+        from engine.core.progress import Cancelled
         from engine.ops import run_op
-        from engine.progress import Cancelled
 
         throttle = _Throttle()
 
@@ -168,7 +168,7 @@ class JobRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        from engine.progress import CancelToken
+        from engine.core.progress import CancelToken
 
         self._token_type = CancelToken
         self._thread = QThread()

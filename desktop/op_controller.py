@@ -18,10 +18,10 @@ from PySide6.QtCore import QObject
 from desktop import dialogs
 from desktop.document.layer import Layer
 from desktop.jobs import Job, JobRunner
-from engine.convert import from_float
+from engine.core.params import resolve_params
+from engine.core.pixels import from_float
+from engine.core.recipe import Recipe
 from engine.ops import get_op
-from engine.params import resolve_params
-from engine.recipe import Recipe
 
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow

@@ -5,18 +5,23 @@ and never imports Qt. torch is imported only when an op that needs it runs.
 
 Typical use::
 
-    from engine import imageio, run_op, to_float
-    loaded = imageio.load("scan.png")
+    from engine import io, run_op, to_float
+    loaded = io.load("scan.png")
     result = run_op("adaptive_median", to_float(loaded.pixels[..., :3]))
+
+The layout is the map: :mod:`engine.core` (one place per contract), :mod:`engine.io` (files),
+:mod:`engine.models` (weights, architectures), :mod:`engine.ops` (one package per family),
+:mod:`engine.cli` (the command line); :mod:`engine.bench` and :mod:`engine.training` use the
+runtime and nothing in the runtime uses them.
 """
 
-from engine import imageio
-from engine.convert import from_float, to_float
-from engine.metrics import masked_psnr, masked_ssim, psnr, ssim
+from engine import io
+from engine.core.metrics import masked_psnr, masked_ssim, psnr, ssim
+from engine.core.params import Bool, Choice, Float, Int, ParamError, Seed
+from engine.core.pixels import from_float, to_float
+from engine.core.progress import Cancelled, CancelToken
+from engine.core.recipe import Recipe, load_recipe
 from engine.ops import Op, OpError, OpResult, all_ops, get_op, op_names, register, run_op
-from engine.params import Bool, Choice, Float, Int, ParamError, Seed
-from engine.progress import Cancelled, CancelToken
-from engine.recipe import Recipe, load_recipe
 from engine.version import __version__
 
 __all__ = [
@@ -36,7 +41,7 @@ __all__ = [
     "all_ops",
     "from_float",
     "get_op",
-    "imageio",
+    "io",
     "load_recipe",
     "masked_psnr",
     "masked_ssim",

@@ -2,7 +2,7 @@
 
 It adds two things in front of :func:`desktop.launcher.main`:
 
-* ``pixelmend --self-test`` runs :func:`engine.selftest.run_selftest` (whether or not the
+* ``pixelmend --self-test`` runs :func:`engine.cli.selftest.run_selftest` (whether or not the
   launcher knows the flag), so a built app can check itself without a display;
 * ``PIXELMEND_STARTUP_PROBE=1`` measures start-up: when the first top-level window is exposed it
   prints one line ``PIXELMEND_STARTUP_PROBE shown_at=<epoch> process_age=<s> torch=<0|1>`` to
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _attach_parent_console()
     if args[:1] == ["--self-test"]:
-        from engine.selftest import run_selftest
+        from engine.cli.selftest import run_selftest
 
         return run_selftest(sys.stdout)
     if os.environ.get(PROBE_ENV):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.document.ora import OraSnapshot, load_ora, save_ora, snapshot
-from engine.atomic import atomic_write
+from engine.core.atomic import atomic_write
 
 if TYPE_CHECKING:
     from desktop.document.document import Document

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from desktop.document.layer import Layer
-from engine.convert import from_float, join_alpha
+from engine.core.pixels import from_float, join_alpha
 
 __all__ = ["flatten", "flatten_pixels", "result_has_alpha", "result_channels"]
 

@@ -31,11 +31,11 @@ from desktop.document.history import (
 )
 from desktop.document.layer import Layer, check_pixels
 from desktop.document.mask import Mask, apply_kind
-from engine.convert import check_image, from_float, join_alpha, to_float
-from engine.masking import mask_bbox
+from engine.core.masks import mask_bbox
+from engine.core.pixels import check_image, from_float, join_alpha, to_float
 
 if TYPE_CHECKING:
-    from engine.imageio import LoadedImage
+    from engine.io import LoadedImage
 
 __all__ = ["Document"]
 
@@ -91,7 +91,7 @@ class Document:
 
     @classmethod
     def from_image(cls, loaded: LoadedImage) -> Document:
-        """A one-layer document ("Original") from :func:`engine.imageio.load`'s result."""
+        """A one-layer document ("Original") from :func:`engine.io.load`'s result."""
         path = getattr(loaded, "path", None)
         layer = Layer(pixels=loaded.pixels, name="Original")
         return cls([layer], source_path=path, icc_profile=loaded.icc_profile, exif=loaded.exif,
@@ -109,11 +109,11 @@ class Document:
 
     @classmethod
     def open(cls, path: str | Path) -> Document:
-        """Open an OpenRaster file (``.ora``) or any image :mod:`engine.imageio` reads.
+        """Open an OpenRaster file (``.ora``) or any image :mod:`engine.io` reads.
 
         Raises
         ------
-        desktop.document.ora.OraError, engine.imageio.ImageReadError
+        desktop.document.ora.OraError, engine.io.ImageReadError
             With a message naming the file.
         """
         path = Path(path)
@@ -121,9 +121,9 @@ class Document:
             from desktop.document.ora import load_ora
 
             return load_ora(path)
-        from engine import imageio
+        from engine import io
 
-        doc = cls.from_image(imageio.load(path))
+        doc = cls.from_image(io.load(path))
         doc.source_path = path
         doc.title = path.name
         return doc

@@ -1,4 +1,4 @@
-"""Export a document as a flat image, one layer, or the mask, through :mod:`engine.imageio`.
+"""Export a document as a flat image, one layer, or the mask, through :mod:`engine.io`.
 
 Decisions:
 
@@ -8,7 +8,7 @@ Decisions:
   flattened onto white (:func:`keeps_alpha` lets the UI warn before). Fully opaque results
   never carry an alpha channel.
 * The ICC profile and EXIF block of the source travel with the export (BMP has no metadata).
-* Writing is atomic (``imageio.save``); ``overwrite=False`` raises :class:`FileExistsError`
+* Writing is atomic (``io.save``); ``overwrite=False`` raises :class:`FileExistsError`
   before any pixel work when the file exists.
 """
 
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from desktop.document.composite import flatten_pixels
-from engine import imageio
+from engine import io
 
 if TYPE_CHECKING:
     from desktop.document.document import Document
@@ -42,10 +42,10 @@ def keeps_16_bit(path: str | Path) -> bool:
 
 
 def _check_target(path: Path, overwrite: bool) -> None:
-    if not imageio.is_supported(path):
-        raise imageio.ImageWriteError(
+    if not io.is_supported(path):
+        raise io.ImageWriteError(
             f"Cannot save {path.name}: unknown extension {path.suffix!r}; use one of "
-            f"{', '.join(imageio.SUPPORTED_EXTENSIONS)}", path)
+            f"{', '.join(io.SUPPORTED_EXTENSIONS)}", path)
     if not overwrite and path.exists():
         raise FileExistsError(f"Cannot save {path.name}: the file already exists ({path}) and "
                               "overwriting was not allowed")
@@ -75,14 +75,14 @@ def export_flat(doc: Document, path: str | Path, *, overwrite: bool = False,
     ------
     FileExistsError
         ``overwrite`` is False and the file exists.
-    engine.imageio.ImageWriteError
+    engine.io.ImageWriteError
         Unknown extension, missing folder, or a write failure.
     """
     path = Path(path)
     _check_target(path, overwrite)
     deep = doc.bit_depth == 16 and keeps_16_bit(path)
     pixels = flatten_pixels(doc.layers, np.uint16 if deep else np.uint8)
-    return imageio.save(path, pixels, icc_profile=doc.icc_profile, exif=doc.exif,
+    return io.save(path, pixels, icc_profile=doc.icc_profile, exif=doc.exif,
                         quality=quality, overwrite=overwrite,
                         flatten_alpha=not keeps_alpha(path))
 
@@ -97,7 +97,7 @@ def export_layer(doc: Document, index: int, path: str | Path, *, overwrite: bool
     path = Path(path)
     _check_target(path, overwrite)
     layer = doc.layers[index]
-    return imageio.save(path, layer.pixels, icc_profile=doc.icc_profile, exif=doc.exif,
+    return io.save(path, layer.pixels, icc_profile=doc.icc_profile, exif=doc.exif,
                         quality=quality, overwrite=overwrite,
                         flatten_alpha=not keeps_alpha(path))
 
@@ -110,4 +110,4 @@ def export_mask(doc: Document, path: str | Path, *, overwrite: bool = False) -> 
     """
     path = Path(path)
     _check_target(path, overwrite)
-    return imageio.save(path, doc.mask.coverage, overwrite=overwrite)
+    return io.save(path, doc.mask.coverage, overwrite=overwrite)

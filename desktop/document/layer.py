@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.convert import split_alpha, to_float, to_uint8
+from engine.core.pixels import split_alpha, to_float, to_uint8
 
 __all__ = ["Layer", "check_pixels"]
 

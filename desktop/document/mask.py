@@ -26,8 +26,8 @@ from desktop.document.history import (
     MaskTile,
     union_rect,
 )
-from engine.convert import as_bool_mask, from_float, to_float
-from engine.masking import mask_bbox
+from engine.core.masks import as_bool_mask, mask_bbox
+from engine.core.pixels import from_float, to_float
 
 __all__ = ["TILE", "Mask", "Rect"]
 

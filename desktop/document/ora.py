@@ -35,7 +35,7 @@ import numpy as np
 
 from desktop.document.composite import flatten_pixels
 from desktop.document.layer import Layer
-from engine.atomic import atomic_write
+from engine.core.atomic import atomic_write
 
 if TYPE_CHECKING:
     from desktop.document.document import Document

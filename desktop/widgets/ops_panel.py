@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.widgets.param_form import ParamForm
-from engine.convert import to_uint8
+from engine.core.pixels import to_uint8
 from engine.ops import all_ops, get_op
 from engine.ops.registry import Op
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.params import Bool, Choice, Float, Int, Param, Seed
+from engine.core.params import Bool, Choice, Float, Int, Param, Seed
 
 __all__ = ["ParamForm"]
 

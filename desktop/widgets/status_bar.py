@@ -58,7 +58,7 @@ class StatusBar(QStatusBar):
     def _look_up_device(self) -> None:
         tip = ""
         try:
-            from engine.device import describe_device
+            from engine.core.device import describe_device
 
             text = describe_device()
         except Exception as error:  # a bad PIXELMEND_DEVICE or a broken torch: say so, go on

@@ -16,10 +16,10 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from engine.convert import as_bool_mask, check_image
-from engine.masking import blend_inside
-from engine.params import Param, resolve_params
-from engine.progress import CancelToken, Progress, null_progress
+from engine.core.masks import as_bool_mask, blend_inside
+from engine.core.params import Param, resolve_params
+from engine.core.pixels import check_image
+from engine.core.progress import CancelToken, Progress, null_progress
 
 __all__ = [
     "Op",
@@ -184,9 +184,9 @@ def run_op(name: str, image: np.ndarray, mask: np.ndarray | None = None,
     ------
     OpError
         Unknown op, a mask where none is taken, or a missing or empty mask where one is needed.
-    engine.params.ParamError
+    engine.core.params.ParamError
         A parameter value out of bounds.
-    engine.progress.Cancelled
+    engine.core.progress.Cancelled
         The run was cancelled.
     """
     op_cls = get_op(name)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import cv2
 import numpy as np
 
-from engine.atomic import atomic_write
+from engine.core.atomic import atomic_write
 
 if TYPE_CHECKING:
     import torch
@@ -360,7 +360,7 @@ def merge_manifest_entry(out_dir: Path, name: str, entry: dict[str, Any]) -> Non
 
     Other models' entries (written by other recipes) are kept as they are.
     """
-    from engine.weights import MANIFEST
+    from engine.models.weights import MANIFEST
 
     manifest_path = Path(out_dir) / MANIFEST
     manifest: dict[str, Any] = {"models": {}}

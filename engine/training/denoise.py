@@ -1,4 +1,4 @@
-"""Training recipe for the learned denoiser (:mod:`engine.nets.denoise_arch`).
+"""Training recipe for the learned denoiser (:mod:`engine.ops.denoise.net`).
 
 Data: random crops of the CBSD432 colour photos (BSDS500 minus the CBSD68 test images), with a
 random flip/rot90, degraded on the fly by :mod:`engine.training.noise` (Gaussian σ ∈ [0, 75],
@@ -103,7 +103,7 @@ class TrainConfig:
     Attributes
     ----------
     widths, blocks, unshuffle
-        Network shape (see :class:`engine.nets.denoise_arch.DenoiseUNet`).
+        Network shape (see :class:`engine.ops.denoise.net.DenoiseUNet`).
     crop, batch : int
         Training crop edge (a multiple of the network's size multiple, 16) and batch size.
     steps : int
@@ -222,7 +222,7 @@ def _centre_crop(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def _build(config: TrainConfig) -> torch.nn.Module:
-    from engine.nets.denoise_arch import build_denoiser
+    from engine.ops.denoise.net import build_denoiser
 
     return build_denoiser(config.model_config())
 
@@ -404,21 +404,21 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
     run_dir : Path
         The training run folder.
     out_dir : Path, optional
-        The models folder; :func:`engine.weights.models_dir` by default.
+        The models folder; :func:`engine.models.weights.models_dir` by default.
     name : str
         Manifest name; the file is ``<name>.safetensors``.
     checkpoint : str
         ``best.pt`` (highest held-out PSNR at σ = 25) or ``last.pt``.
     quality : dict, optional
-        Measured benchmark figures (from :mod:`engine.denoise_bench`) to record.
+        Measured benchmark figures (from :mod:`engine.bench.denoise`) to record.
 
     Returns
     -------
     dict
         The manifest entry written.
     """
-    from engine.nets.denoise_arch import ARCHITECTURE
-    from engine.weights import models_dir, sha256_file
+    from engine.models.weights import models_dir, sha256_file
+    from engine.ops.denoise.net import ARCHITECTURE
 
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else models_dir()

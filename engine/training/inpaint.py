@@ -1,9 +1,9 @@
-"""Training recipe for the learned inpainting network (:mod:`engine.nets.inpaint_arch`).
+"""Training recipe for the learned inpainting network (:mod:`engine.ops.inpaint.net`).
 
 Data: random square crops (random flip/rot90) of the CBSD432 colour photos (BSDS500 minus the
 CBSD68 test images) and, one crop in four, of the photographic textures in
 ``shared/data/textures``. Each crop gets a random free-form hole from
-:func:`engine.inpainting.masks.random_mask` (brush strokes, blobs, scratches; 0.5–50 % of the
+:func:`engine.training.hole_masks.random_mask` (brush strokes, blobs, scratches; 0.5–50 % of the
 crop). The NVIDIA irregular masks and CBSD68 are evaluation data: nothing here reads them. A
 fixed held-out split of CBSD432 (every ``val_every_nth`` file in sorted order) is never trained
 on; its centre crops with fixed seeded holes (one scratch mask, one stroke mask per image) give
@@ -53,8 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.inpainting.diffusion import telea_fill
-from engine.inpainting.masks import random_mask
+from engine.ops.inpaint.diffusion import telea_fill
 from engine.training.common import (
     RunState,
     add_export_arguments,
@@ -75,6 +74,7 @@ from engine.training.common import (
     train_loop,
     train_state,
 )
+from engine.training.hole_masks import random_mask
 
 if TYPE_CHECKING:
     import torch
@@ -106,7 +106,7 @@ class TrainConfig:
     Attributes
     ----------
     width, blocks : int
-        Network shape (see :class:`engine.nets.inpaint_arch.InpaintNet`).
+        Network shape (see :class:`engine.ops.inpaint.net.InpaintNet`).
     crop, batch : int
         Training crop edge (a multiple of 4) and batch size.
     texture_share : float
@@ -210,7 +210,7 @@ def _centre_crop(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def _build(config: TrainConfig) -> torch.nn.Module:
-    from engine.nets.inpaint_arch import build_inpaint_net
+    from engine.ops.inpaint.net import build_inpaint_net
 
     return build_inpaint_net(config.model_config())
 
@@ -218,7 +218,7 @@ def _build(config: TrainConfig) -> torch.nn.Module:
 def inpaint_loss(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor,
                  config: TrainConfig) -> torch.Tensor:
     """Hole L1 + valid L1 + gradient L1 on the composite (see the module docstring)."""
-    from engine.nets.inpaint_arch import composite
+    from engine.ops.inpaint.net import composite
 
     hole_l1 = ((output - target).abs() * hole).sum() / (hole.sum() * 3 + 1.0)
     valid_l1 = ((output - target).abs() * (1 - hole)).mean()
@@ -405,21 +405,21 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
     run_dir : Path
         The training run folder.
     out_dir : Path, optional
-        The models folder; :func:`engine.weights.models_dir` by default.
+        The models folder; :func:`engine.models.weights.models_dir` by default.
     name : str
         Manifest name; the file is ``<name>.safetensors``.
     checkpoint : str
         ``best.pt`` (highest held-out masked PSNR) or ``last.pt``.
     quality : dict, optional
-        Measured benchmark figures (from :mod:`engine.inpainting.bench`) to record.
+        Measured benchmark figures (from :mod:`engine.bench.inpaint`) to record.
 
     Returns
     -------
     dict
         The manifest entry written.
     """
-    from engine.nets.inpaint_arch import ARCHITECTURE
-    from engine.weights import models_dir, sha256_file
+    from engine.models.weights import models_dir, sha256_file
+    from engine.ops.inpaint.net import ARCHITECTURE
 
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else models_dir()
@@ -437,7 +437,7 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
         "training_data": (f"{Path(state['data']).name}: {state['train_images']} photos "
                           f"(CBSD432 = BSDS500 minus CBSD68; held out for validation: "
                           f"{len(state['val_images'])}) + {state.get('textures', 0)} texture "
-                          f"photos; holes from engine/inpainting/masks.py (strokes, blobs, "
+                          f"photos; holes from engine/training/hole_masks.py (strokes, blobs, "
                           f"scratches)"),
         "recipe": f"engine/training/inpaint.py, train config {json.dumps(asdict(config))}",
         "steps": int(state["step"]),

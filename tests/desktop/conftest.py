@@ -105,8 +105,8 @@ def make_photo(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
 @pytest.fixture
 def photo_path(tmp_path: Path) -> Path:
     """A PNG of :func:`make_photo` on disk."""
-    from engine import imageio
+    from engine import io
 
     path = tmp_path / "photo.png"
-    imageio.save(path, make_photo())
+    io.save(path, make_photo())
     return path

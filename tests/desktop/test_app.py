@@ -167,10 +167,10 @@ def test_many_void_qt_calls_keep_the_interpreter_alive(qapp):
 
 
 def test_each_further_path_opens_its_own_window(qtbot, tmp_path, photo_path):
-    from engine import imageio
+    from engine import io
 
     second = tmp_path / "second.png"
-    imageio.save(second, np.full((10, 12, 3), 40, np.uint8))
+    io.save(second, np.full((10, 12, 3), 40, np.uint8))
     first_window = app_module.new_window(look_up_device=False)
     qtbot.addWidget(first_window)
     windows = app_module.open_paths(first_window, [str(photo_path), str(second)])

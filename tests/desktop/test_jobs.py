@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop.jobs import Job, JobRunner
+from engine.core.params import Float, Int
 from engine.ops import Op, OpError, OpResult, register
-from engine.params import Float, Int
 
 CALLS: dict[str, list] = {"threads": []}
 

@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 
-from desktop import bench_ui, launcher
+from desktop import launcher
+from desktop.bench import ui as bench_ui
 
 PROBE = textwrap.dedent("""
     import sys, types
@@ -66,7 +67,7 @@ def test_without_a_display_the_editor_says_so_in_one_line(monkeypatch, capsys):
 
 
 def test_self_test_flag_runs_the_engine_self_test(monkeypatch):
-    import engine.selftest
+    import engine.cli.selftest
 
-    monkeypatch.setattr(engine.selftest, "run_selftest", lambda: 0)
+    monkeypatch.setattr(engine.cli.selftest, "run_selftest", lambda: 0)
     assert launcher.main(["--self-test"]) == 0

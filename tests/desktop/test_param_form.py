@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.widgets.param_form import ParamForm
+from engine.core.params import Bool, Choice, Float, Int, Seed
 from engine.ops import all_ops
-from engine.params import Bool, Choice, Float, Int, Seed
 
 
 def other_value(spec):

@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
 
-from engine import imageio
+from engine import io
 from engine.ops import Op, OpResult, register
 
 
@@ -87,9 +87,9 @@ def test_drop_paint_median_undo_redo_export(qtbot, window, photo_path, tmp_path,
     target = tmp_path / "out" / "repaired.png"
     target.parent.mkdir()
     assert window.files.export_image(target) == target
-    saved = imageio.load(target).pixels
+    saved = io.load(target).pixels
     assert np.array_equal(saved, result.pixels)
-    assert np.array_equal(imageio.load(photo_path).pixels, original)  # the source is untouched
+    assert np.array_equal(io.load(photo_path).pixels, original)  # the source is untouched
     assert dialog_log.texts("warning") == []
 
 
@@ -152,7 +152,7 @@ def test_dropping_over_unsaved_changes_asks(window, photo_path, tmp_path, dialog
     window.files.open_path(photo_path)
     window.document.apply_mask_edit("rect", x0=0, y0=0, x1=20, y1=20)
     other = tmp_path / "other.png"
-    imageio.save(other, np.zeros((40, 50, 3), np.uint8))
+    io.save(other, np.zeros((40, 50, 3), np.uint8))
     dialog_log.answers = [QMessageBox.StandardButton.Cancel]
     drop_files(window, other)
     assert window.document.title == "photo.png"  # cancelled: nothing replaced
@@ -196,7 +196,7 @@ def test_mask_proposal_replaces_the_mask_undoably(qtbot, window, photo_path):
     window.ops_panel.select_op("test_desktop_propose")
     qtbot.mouseClick(window.ops_panel.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(doc.layers) == 2, timeout=10_000)
-    bright = imageio.load(photo_path).pixels.astype(np.float32).mean(axis=2) / 255 > 0.9
+    bright = io.load(photo_path).pixels.astype(np.float32).mean(axis=2) / 255 > 0.9
     assert np.array_equal(doc.mask.as_bool(), bright)
     extra = doc.layers[1]
     assert extra.name == "Find bright (test): edges" and not extra.visible

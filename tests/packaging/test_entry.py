@@ -20,10 +20,10 @@ def _load_entry():
 
 
 def test_self_test_flag_reaches_run_selftest(monkeypatch):
-    import engine.selftest
+    import engine.cli.selftest
 
     calls = []
-    monkeypatch.setattr(engine.selftest, "run_selftest",
+    monkeypatch.setattr(engine.cli.selftest, "run_selftest",
                         lambda stream: calls.append(stream) or 7)
     entry = _load_entry()
     assert entry.main(["--self-test"]) == 7
@@ -77,9 +77,10 @@ def test_trim_drops_only_what_the_app_cannot_load(dest, trimmed):
 def test_resources_ship_under_resources_and_ops_are_hidden_imports():
     assert pyi_common.data_files() == [(str(ROOT / "resources"), "resources")]
     hidden = pyi_common.hidden_imports()
-    assert "engine.selftest" in hidden and "desktop.launcher" in hidden
-    ops = sorted(p.stem for p in (ROOT / "engine" / "ops").glob("*_op.py"))
-    assert ops and all(f"engine.ops.{name}" in hidden for name in ops)
+    assert "engine.cli.selftest" in hidden and "desktop.launcher" in hidden
+    ops = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts)
+                 for p in (ROOT / "engine" / "ops").glob("*/*_op.py"))
+    assert ops and all(name in hidden for name in ops)
     assert "tkinter" in pyi_common.EXCLUDES
     assert pyi_common.version() == __import__("engine.version").version.__version__
 

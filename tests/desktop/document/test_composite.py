@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from desktop.document import Layer, flatten, flatten_pixels
-from engine.convert import to_float
+from engine.core.pixels import to_float
 
 RNG = np.random.default_rng(3)
 

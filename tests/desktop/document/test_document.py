@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from desktop.document import Document, Layer
-from engine import imageio
-from engine.convert import from_float, to_float
-from engine.recipe import Recipe
+from engine import io
+from engine.core.pixels import from_float, to_float
+from engine.core.recipe import Recipe
 
 RNG = np.random.default_rng(7)
 
@@ -50,7 +50,7 @@ def test_document_checks_its_layers():
 
 def test_open_an_image_file(tmp_path):
     px = noise(20, 30, 4, np.uint16)
-    path = imageio.save(tmp_path / "photo.png", px)
+    path = io.save(tmp_path / "photo.png", px)
     doc = Document.open(path)
     assert doc.layers[0].name == "Original" and doc.bit_depth == 16
     np.testing.assert_array_equal(doc.layers[0].pixels, px)

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from engine.core.params import Float, ParamError
+from engine.core.progress import Cancelled, CancelToken
 from engine.ops import Op, OpError, OpResult, all_ops, get_op, op_names, register, run_op
-from engine.params import Float, ParamError
-from engine.progress import Cancelled, CancelToken
 
 
 @register

@@ -117,8 +117,8 @@ def test_tiny_run_has_finite_loss_and_resumes_exactly(data_dir: Path, tmp_path: 
     (models / "manifest.json").write_text(json.dumps({"models": {"other": {"file": "x"}}}))
     entry = recipe.export(tmp_path / "b", models, checkpoint="last.pt",
                           quality={"cbsd68": {"psnr": {"25": 1.0}}})
-    from engine.nets.denoise_arch import build_denoiser
-    from engine.weights import load_state_dict
+    from engine.models.weights import load_state_dict
+    from engine.ops.denoise.net import build_denoiser
 
     state, loaded = load_state_dict("denoise_unet", folder=models)
     assert loaded.sha256 == entry["sha256"] and entry["steps"] == 6

@@ -80,8 +80,8 @@ def test_tiny_run_trains_resumes_and_exports(data: tuple[Path, Path], tmp_path: 
     assert manifest["models"][recipe.MODEL_NAME] == entry
     assert entry["steps"] == 5 and entry["architecture"] == "inpaint_ffc_v1"
 
-    from engine.nets.inpaint_arch import build_inpaint_net
-    from engine.weights import load_state_dict
+    from engine.models.weights import load_state_dict
+    from engine.ops.inpaint.net import build_inpaint_net
 
     state, found = load_state_dict(recipe.MODEL_NAME, folder=models)   # checks the sha256
     net = build_inpaint_net(found.config)

@@ -1,0 +1,362 @@
+"""Inpainting benchmark: our methods and the peers that run here, on the same holes.
+
+Each NVIDIA irregular mask (white = hole; 512 × 512) is **resized with nearest-neighbour to the
+image's size** (so the hole keeps its area fraction, at the price of a mild anisotropic stretch
+on the 481 × 321 BSD photos) and applied to one image. Masks are paired with images in a
+round-robin over the hole-size bins (NVIDIA index // 2000: 0 = 1–10 % of the image, 1 = 10–20 %,
+…, 5 = 50–60 %; within a bin, inner and border-touching masks alternate), so a ``limit`` keeps
+every bin represented: pair *k* takes the *k*-th mask in that order and image *k* mod (number of
+images).
+
+Methods: ``auto``, ``exemplar`` and ``learned`` through the ``inpaint`` op (crops and all, as a
+person runs them); peers run the way their users run them: OpenCV ``cv2.inpaint`` Telea and
+Navier–Stokes on the 8-bit RGB image (radius 5), and ``gmic <in> <mask> inpaint_patch`` when
+the ``gmic`` command is on PATH (skipped otherwise). Scores: PSNR and SSIM over the hole's
+pixels only (the rest is identical by construction); *detail*, the fill's mean gradient
+magnitude over the truth's inside the hole (PSNR rewards a smooth guess; this shows who blurs);
+wall and CPU seconds per image (on a shared machine the CPU time is the steadier figure). A
+contact sheet (one row per bin: the input with its hole in magenta, then each method) is
+written to ``out_dir`` with the rows as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from engine.core.metrics import masked_psnr, ssim_map
+
+__all__ = ["BIN_LABELS", "available_methods", "detail_ratio", "format_table", "pair_up",
+           "run_inpaint_bench"]
+
+BIN_LABELS = {0: "1-10%", 1: "10-20%", 2: "20-30%", 3: "30-40%", 4: "40-50%", 5: "50-60%"}
+OURS = ("auto", "exemplar", "learned")
+_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _files(folder: Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no images")
+    return files
+
+
+def _mask_bin(path: Path) -> int:
+    try:
+        return int(path.stem) // 2000
+    except ValueError:
+        return -1
+
+
+def _interleaved(path: Path) -> tuple[int, int, str]:
+    """Sort key alternating NVIDIA's inner (idx % 2000 < 1000) and border-touching masks."""
+    try:
+        number = int(path.stem)
+    except ValueError:
+        return (0, 0, path.name)
+    return (number % 1000, number, path.name)
+
+
+def pair_up(images: Sequence[Path], masks: Sequence[Path], limit: int | None = None
+            ) -> list[tuple[Path, Path, int]]:
+    """``(image, mask, bin)`` pairs, round-robin over the bins, at most ``limit`` of them.
+
+    Within a bin, masks whose holes stay inside the image and masks touching its border
+    alternate.
+    """
+    by_bin: dict[int, list[Path]] = {}
+    for mask in sorted(masks, key=_interleaved):
+        by_bin.setdefault(_mask_bin(mask), []).append(mask)
+    order: list[tuple[Path, int]] = []
+    depth = max(len(v) for v in by_bin.values())
+    for k in range(depth):
+        for b in sorted(by_bin):
+            if k < len(by_bin[b]):
+                order.append((by_bin[b][k], b))
+    if limit is not None:
+        order = order[:limit]
+    return [(images[k % len(images)], mask, b) for k, (mask, b) in enumerate(order)]
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if pixels is None:
+        raise OSError(f"cannot read {path}")
+    return np.ascontiguousarray(pixels[:, :, ::-1])
+
+
+def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    pixels = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if pixels is None:
+        raise OSError(f"cannot read {path}")
+    resized = cv2.resize(pixels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return resized > 127
+
+
+def _ours(method: str, device: str | None) -> Method:
+    from engine.ops import run_op
+
+    def run(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        return run_op("inpaint", image, hole, {"method": method}, device=device).image
+
+    return run
+
+
+def _opencv(flag: int) -> Method:
+    def run(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        rgb8 = np.rint(image * 255).astype(np.uint8)
+        out = cv2.inpaint(rgb8, hole.astype(np.uint8), 5.0, flag)
+        return out.astype(np.float32) / np.float32(255.0)
+
+    return run
+
+
+_GMIC_PATCH_COMMANDS = (("inpaint_patch[0]", "[1],7"), ("inpaint[0]", "[1],7"))
+"""G'MIC's patch-based inpainting: ``inpaint_patch`` in recent releases; older ones (2.9, as
+packaged by Debian 12) spell it ``inpaint [mask],patch_size`` (a patch size ≥ 1 selects the
+patch-based algorithm)."""
+
+
+def _gmic(executable: str) -> Method:
+    commands = list(_GMIC_PATCH_COMMANDS)
+
+    def run(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        with tempfile.TemporaryDirectory() as folder:
+            src, mask, dst = (str(Path(folder) / n) for n in ("in.png", "mask.png", "out.png"))
+            cv2.imwrite(src, np.rint(image[:, :, ::-1] * 255).astype(np.uint8))
+            cv2.imwrite(mask, hole.astype(np.uint8) * 255)
+            while True:
+                done = subprocess.run([executable, "-v", "-", src, mask, *commands[0], "rm[1]",
+                                       "o", dst], capture_output=True, text=True, timeout=600)
+                if done.returncode == 0:
+                    break
+                if "Unknown command" in done.stderr and len(commands) > 1:
+                    commands.pop(0)  # this gmic predates the name; use the next spelling
+                    continue
+                raise RuntimeError(f"gmic failed ({done.returncode}): "
+                                   f"{done.stderr.strip()[-200:]}")
+            out = cv2.imread(dst, cv2.IMREAD_COLOR)
+        if out is None:
+            raise RuntimeError("gmic wrote no image")
+        return out[:, :, ::-1].astype(np.float32) / np.float32(255.0)
+
+    return run
+
+
+def available_methods(methods: Sequence[str] | None = None, device: str | None = None
+                      ) -> dict[str, Method]:
+    """The methods to run, by label: ours, then OpenCV, then G'MIC when ``gmic`` is on PATH."""
+    table: dict[str, Method] = {name: _ours(name, device) for name in OURS}
+    table["opencv-telea"] = _opencv(cv2.INPAINT_TELEA)
+    table["opencv-ns"] = _opencv(cv2.INPAINT_NS)
+    gmic = shutil.which("gmic")
+    if gmic:
+        table["gmic-inpaint_patch"] = _gmic(gmic)
+    if methods:
+        unknown = [m for m in methods if m not in table and m != "gmic-inpaint_patch"]
+        if unknown:
+            raise ValueError(f"unknown methods {unknown}; choose from {sorted(table)}")
+        table = {k: v for k, v in table.items() if k in methods}
+    return table
+
+
+def _magenta(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    shown = image.copy()
+    shown[hole] = (1.0, 0.0, 1.0)
+    return shown
+
+
+def _contact_sheet(rows: list[list[np.ndarray]], labels: Sequence[str], path: Path,
+                   cell: int = 240) -> None:
+    def fit(image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        scale = cell / max(h, w)
+        small = cv2.resize(image, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+        canvas = np.ones((cell, cell, 3), np.float32)
+        top, left = (cell - small.shape[0]) // 2, (cell - small.shape[1]) // 2
+        canvas[top:top + small.shape[0], left:left + small.shape[1]] = small
+        return canvas
+
+    header = np.ones((24, cell * len(labels), 3), np.float32)
+    sheet = [header] + [np.concatenate([fit(image) for image in row], axis=1) for row in rows]
+    grid = (np.clip(np.concatenate(sheet, axis=0), 0, 1) * 255).astype(np.uint8)[:, :, ::-1]
+    grid = np.ascontiguousarray(grid)
+    for i, label in enumerate(labels):
+        cv2.putText(grid, label, (i * cell + 6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), grid)
+
+
+def run_inpaint_bench(data_dir: Path | str, masks_dir: Path | str, *, limit: int | None = None,
+                      methods: Sequence[str] | None = None, out_dir: Path | str | None = None,
+                      device: str | None = None,
+                      log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Run every method on every image×mask pair; return one row per (method, bin).
+
+    Parameters
+    ----------
+    data_dir : path
+        Folder of clean images (e.g. ``shared/data/cbsd68``).
+    masks_dir : path
+        Folder of NVIDIA irregular masks (``NNNNN.png``, white = hole).
+    limit : int, optional
+        Number of image×mask pairs (round-robin over the bins).
+    methods : sequence of str, optional
+        Labels to run (see :func:`available_methods`); all by default.
+    out_dir : path, optional
+        Where to write ``inpaint_contact.png`` and ``inpaint_bench.json``.
+    device : str, optional
+        Device for our methods.
+    log : callable, optional
+        Called with one line per pair (the CLI prints them).
+
+    Returns
+    -------
+    list of dict
+        ``method``, ``bin`` (int, or ``"all"``), ``pairs``, ``psnr``, ``ssim``, ``detail``,
+        ``seconds``, ``cpu_seconds`` (means over the pairs).
+    """
+    table = available_methods(methods, device)
+    pairs = pair_up(_files(Path(data_dir)), _files(Path(masks_dir)), limit)
+    scores: dict[tuple[str, int], list[tuple[float, ...]]] = {}
+    sheet_rows: dict[int, list[np.ndarray]] = {}
+    for index, (image_path, mask_path, b) in enumerate(pairs):
+        truth = _read_rgb(image_path).astype(np.float32) / np.float32(255.0)
+        hole = _read_mask(mask_path, truth.shape[:2])
+        if not hole.any() or hole.all():
+            continue
+        damaged = truth.copy()
+        damaged[hole] = 0.0
+        row = [_magenta(truth, hole)]
+        for label, run in table.items():
+            started, cpu = time.perf_counter(), _cpu_seconds()
+            result = run(damaged, hole)
+            seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+            result = np.where(hole[:, :, None], result, truth).astype(np.float32)
+            psnr = masked_psnr(result, truth, hole)
+            ssim = float(np.mean(ssim_map(result, truth)[hole]))
+            detail = detail_ratio(result, truth, hole)
+            scores.setdefault((label, b), []).append((psnr, ssim, detail, seconds, cpu))
+            row.append(result)
+            if log:
+                log(f"[{index + 1}/{len(pairs)}] {image_path.name} × {mask_path.name} "
+                    f"(bin {b}, hole {hole.mean():.1%}) {label}: {psnr:.2f} dB, "
+                    f"SSIM {ssim:.3f}, detail {detail:.2f}, {seconds:.2f} s "
+                    f"(CPU {cpu:.2f} s)")
+        sheet_rows.setdefault(b, row)
+    rows: list[dict[str, Any]] = []
+    for label in table:
+        every: list[tuple[float, ...]] = []
+        for b in sorted({b for (_, b) in scores}):
+            values = scores.get((label, b), [])
+            every += values
+            if values:
+                rows.append(_row(label, b, values))
+        if every:
+            rows.append(_row(label, "all", every))
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        _contact_sheet([sheet_rows[b] for b in sorted(sheet_rows)], ["input", *table],
+                       out / "inpaint_contact.png")
+        (out / "inpaint_bench.json").write_text(json.dumps(
+            {"pairs": len(pairs), "mask_resize": "nearest-neighbour to the image size",
+             "rows": rows}, indent=2) + "\n", encoding="utf-8")
+    return rows
+
+
+def _row(label: str, b: int | str, values: list[tuple[float, ...]]) -> dict[str, Any]:
+    array = np.array(values, dtype=np.float64)
+    return {"method": label, "bin": b, "pairs": len(values),
+            "psnr": float(array[:, 0].mean()), "ssim": float(array[:, 1].mean()),
+            "detail": float(array[:, 2].mean()), "seconds": float(array[:, 3].mean()),
+            "cpu_seconds": float(array[:, 4].mean())}
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (a peer command runs as one)."""
+    own = time.process_time()
+    try:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own + usage.ru_utime + usage.ru_stime
+    except (ImportError, OSError):
+        return own
+
+
+def detail_ratio(result: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> float:
+    """Mean luma gradient magnitude inside the hole, of the fill over that of the truth.
+
+    1.0 means as much detail as the original; a smooth (blurred) fill scores well below 1,
+    whatever its PSNR. A fill with the right amount of texture in the wrong place also scores
+    near 1, so read it beside PSNR/SSIM, never alone.
+    """
+    def energy(image: np.ndarray) -> float:
+        luma = image.mean(axis=2)
+        gy, gx = np.gradient(luma)
+        return float(np.mean(np.hypot(gx, gy)[hole]))
+
+    return energy(result) / max(energy(truth), 1e-6)
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table: one line per bin, PSNR / SSIM / detail / seconds per method."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    bins = list(dict.fromkeys(r["bin"] for r in rows))
+    by = {(r["method"], r["bin"]): r for r in rows}
+    width = max(26, *(len(m) + 2 for m in methods))
+    lines = ["inside the holes only: PSNR (dB) / SSIM / detail (fill's gradient energy over "
+             "the truth's) / seconds per image (wall; CPU in the JSON)",
+             f"{'hole bin':<14}{'pairs':>6}  " + "".join(f"{m:>{width}}" for m in methods)]
+    for b in bins:
+        label = BIN_LABELS.get(b, str(b)) if isinstance(b, int) else str(b)
+        pairs = next((by[(m, b)]["pairs"] for m in methods if (m, b) in by), 0)
+        cells = []
+        for m in methods:
+            r = by.get((m, b))
+            cells.append(f"{r['psnr']:.2f}/{r['ssim']:.3f}/{r['detail']:.2f}/{r['seconds']:.2f}"
+                         .rjust(width) if r else "-".rjust(width))
+        lines.append(f"{label:<14}{pairs:>6}  " + "".join(cells))
+    return "\n".join(lines)
+
+
+def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``pixelmend bench inpaint`` beyond the common ones."""
+    parser.add_argument("--masks", metavar="DIR", required=True,
+                        help="folder of hole masks, white = hole (e.g. NVIDIA irregular masks)")
+    parser.add_argument("--methods", metavar="A,B", default=None,
+                        help="methods to compare (default: ours and every peer found here)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="folder for the contact sheet PNG")
+
+
+def suite(args: argparse.Namespace) -> int:
+    """``pixelmend bench inpaint --data DIR --masks DIR``: PSNR/SSIM in the hole per size bin."""
+    from engine.bench import write_json_report
+
+    methods = [m for m in args.methods.split(",") if m] if args.methods else None
+    rows = run_inpaint_bench(args.data, args.masks, limit=args.limit, methods=methods,
+                             out_dir=args.out, device=args.device,
+                             log=None if args.quiet else
+                             (lambda line: print(line, file=sys.stderr, flush=True)))
+    print(format_table(rows))
+    write_json_report(args, "inpaint", rows)
+    return 0

@@ -1,0 +1,199 @@
+"""Tiled processing with overlapping tiles and feathered blending.
+
+Networks see one tile at a time, so peak memory is set by the tile size, not by the image.
+Neighbouring tiles overlap and are blended with linear ramps, so no seam shows. On an
+accelerator out-of-memory error the tile size is halved, and below ``min_tile`` the work moves
+to the CPU; the returned info says which fallbacks were taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine.core.device import is_out_of_memory
+from engine.core.progress import CancelToken, Progress, null_progress
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "TileInfo",
+    "iter_tiles",
+    "next_fallback",
+    "process_tiled",
+    "run_tiled_torch",
+    "tile_weights",
+]
+
+
+@dataclass
+class TileInfo:
+    """What a tiled run did: final tile size, device, and the fallbacks taken."""
+
+    tile: int
+    device: str
+    fallbacks: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for an op's result info."""
+        return {"tile": self.tile, "device": self.device, "fallbacks": list(self.fallbacks)}
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    step = max(tile - overlap, 1)
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+def iter_tiles(height: int, width: int, tile: int, overlap: int
+               ) -> Iterator[tuple[slice, slice]]:
+    """Yield ``(rows, cols)`` slices of overlapping tiles that cover the image."""
+    if tile <= overlap:
+        raise ValueError(f"tile ({tile}) must be larger than overlap ({overlap})")
+    for y in _starts(height, tile, overlap):
+        for x in _starts(width, tile, overlap):
+            yield slice(y, min(y + tile, height)), slice(x, min(x + tile, width))
+
+
+def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
+    ramp = np.ones(length, dtype=np.float32)
+    if overlap <= 0:
+        return ramp
+    rise = (np.arange(length, dtype=np.float32) + 0.5) / overlap
+    if not at_start:
+        ramp = np.minimum(ramp, rise)
+    if not at_end:
+        ramp = np.minimum(ramp, rise[::-1])
+    return np.clip(ramp, 1e-3, 1.0)
+
+
+def tile_weights(rows: slice, cols: slice, shape: tuple[int, int], overlap: int) -> np.ndarray:
+    """Blend weights ``h×w×1`` of one tile: ramps inside overlaps, 1 along the image border."""
+    h, w = shape
+    wy = _ramp(rows.stop - rows.start, overlap, rows.start == 0, rows.stop == h)
+    wx = _ramp(cols.stop - cols.start, overlap, cols.start == 0, cols.stop == w)
+    return (wy[:, None] * wx[None, :])[:, :, None]
+
+
+def process_tiled(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], *,
+                  tile: int = 512, overlap: int = 32, out_channels: int | None = None,
+                  progress: Progress = null_progress, cancel: CancelToken | None = None
+                  ) -> np.ndarray:
+    """Apply ``fn`` (tile → same-size tile) over ``image`` in overlapping, blended tiles.
+
+    Parameters
+    ----------
+    image : ndarray, float32 H×W×C
+        Input; not modified.
+    fn : callable
+        Maps a float32 ``h×w×C`` tile to a float32 ``h×w×out_channels`` tile.
+    tile, overlap : int
+        Tile edge and overlap in pixels.
+    out_channels : int, optional
+        Channels of ``fn``'s output; defaults to the input's.
+    progress, cancel
+        Reported and checked once per tile.
+    """
+    cancel = cancel or CancelToken()
+    h, w, c = image.shape
+    out = np.zeros((h, w, out_channels or c), dtype=np.float32)
+    total = np.zeros((h, w, 1), dtype=np.float32)
+    tiles = list(iter_tiles(h, w, tile, overlap))
+    for index, (rows, cols) in enumerate(tiles):
+        cancel.raise_if_cancelled()
+        result = fn(image[rows, cols])
+        weights = tile_weights(rows, cols, (h, w), overlap)
+        out[rows, cols] += result * weights
+        total[rows, cols] += weights
+        progress((index + 1) / len(tiles), f"tile {index + 1} of {len(tiles)}")
+    return out / total
+
+
+def _pad_to_multiple(tensor: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
+    import torch.nn.functional as F
+
+    h, w = tensor.shape[-2:]
+    pad_h = (-h) % multiple
+    pad_w = (-w) % multiple
+    if pad_h or pad_w:
+        mode = "reflect" if h > pad_h and w > pad_w else "replicate"
+        tensor = F.pad(tensor, (0, pad_w, 0, pad_h), mode=mode)
+    return tensor, h, w
+
+
+def run_tiled_torch(image: np.ndarray, forward: Callable[[torch.Tensor], torch.Tensor], *,
+                    device: str | torch.device, tile: int = 512, overlap: int = 32,
+                    multiple: int = 8, half: bool = False, min_tile: int = 128,
+                    out_channels: int | None = None, progress: Progress = null_progress,
+                    cancel: CancelToken | None = None) -> tuple[np.ndarray, TileInfo]:
+    """Run a network over ``image`` tile by tile, with out-of-memory fallbacks.
+
+    Parameters
+    ----------
+    image : ndarray, float32 H×W×C
+        Input in [0, 1].
+    forward : callable
+        Takes a ``1×C×h×w`` tensor on the device (h, w multiples of ``multiple``) and returns
+        ``1×C'×h×w``. Called under ``torch.inference_mode``.
+    device : str or torch.device
+        Where to run first.
+    tile, overlap, multiple, min_tile : int
+        Tile edge, overlap, size multiple the network needs, smallest tile before the CPU.
+    half : bool
+        Run in float16 (CUDA).
+
+    Returns
+    -------
+    result : ndarray, float32 H×W×C'
+    info : TileInfo
+    """
+    import torch
+
+    from engine.core.pixels import from_tensor, to_tensor
+
+    device = torch.device(device)
+    info = TileInfo(tile=tile, device=device.type)
+    overlap = min(overlap, max(tile // 4, 0))
+
+    def one_tile(part: np.ndarray) -> np.ndarray:
+        dtype = torch.float16 if half and device.type != "cpu" else torch.float32
+        tensor, h, w = _pad_to_multiple(to_tensor(part, device, dtype), multiple)
+        with torch.inference_mode():
+            output = forward(tensor)[..., :h, :w]
+        return from_tensor(output)
+
+    while True:
+        try:
+            result = process_tiled(image, one_tile, tile=info.tile, overlap=overlap,
+                                   out_channels=out_channels, progress=progress, cancel=cancel)
+            return result, info
+        except (RuntimeError, MemoryError) as error:
+            if not is_out_of_memory(error) or device.type == "cpu":
+                raise
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            device = torch.device(next_fallback(info, tile, min_tile))
+            half = half and device.type != "cpu"
+            overlap = min(overlap, info.tile // 4)
+
+
+def next_fallback(info: TileInfo, first_tile: int, min_tile: int) -> str:
+    """After an out-of-memory error: halve the tile, or move to the CPU at full tile size.
+
+    Updates ``info`` in place and returns the device kind to retry on.
+    """
+    if info.tile // 2 >= min_tile:
+        info.tile //= 2
+        info.fallbacks.append(f"out of memory: tile reduced to {info.tile}")
+        return info.device
+    info.device = "cpu"
+    info.tile = first_tile
+    info.fallbacks.append("out of memory on the accelerator: finished on the CPU")
+    return "cpu"

@@ -1,1 +1,0 @@
-"""Neural network architectures (torch ``nn.Module`` definitions only; no weights, no I/O)."""

@@ -1,0 +1,2 @@
+"""Classical repair: smoothing and sharpening filters, impulse (salt-and-pepper) repair,
+deconvolution (Wiener, Richardson–Lucy)."""

@@ -1,0 +1,1 @@
+"""Detection that proposes masks: edges, template matching, damage (scratches, dust, spots)."""

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import torch
+
+from engine.core.progress import Cancelled, CancelToken
+from engine.core.tiling import TileInfo, iter_tiles, next_fallback, process_tiled, run_tiled_torch
+
+
+def test_tiles_cover_the_image_with_overlap():
+    covered = np.zeros((300, 517), int)
+    for rows, cols in iter_tiles(300, 517, 128, 16):
+        covered[rows, cols] += 1
+    assert covered.min() >= 1 and covered.max() <= 4
+
+
+def test_pointwise_function_is_reproduced_exactly_across_tiles():
+    image = np.random.default_rng(0).random((301, 517, 3), dtype=np.float32)
+    out = process_tiled(image, lambda tile: tile * 0.5 + 0.1, tile=96, overlap=24)
+    assert np.abs(out - (image * 0.5 + 0.1)).max() < 1e-6
+
+
+def test_convolution_shows_no_seams_away_from_the_border():
+    # A blur computed per tile differs from the full-image blur only near tile edges; the
+    # overlap blend must keep that difference small everywhere inside the image.
+    image = np.random.default_rng(1).random((200, 200, 1), dtype=np.float32)
+    conv = torch.nn.Conv2d(1, 1, 5, padding=2, bias=False, padding_mode="reflect")
+    torch.nn.init.constant_(conv.weight, 1 / 25)
+    full = conv(torch.from_numpy(image.transpose(2, 0, 1))[None]).detach()[0].numpy()
+    full = full.transpose(1, 2, 0)
+    tiled, info = run_tiled_torch(image, conv, device="cpu", tile=64, overlap=32)
+    inner = np.s_[4:-4, 4:-4]
+    assert np.abs(tiled[inner] - full[inner]).max() < 0.02
+    assert info.fallbacks == []
+
+
+def test_out_of_memory_fallbacks_halve_the_tile_then_move_to_the_cpu():
+    info = TileInfo(tile=512, device="cuda")
+    assert next_fallback(info, 512, 128) == "cuda" and info.tile == 256
+    assert next_fallback(info, 512, 128) == "cuda" and info.tile == 128
+    assert next_fallback(info, 512, 128) == "cpu" and info.tile == 512
+    assert info.device == "cpu" and len(info.fallbacks) == 3
+    assert "finished on the CPU" in info.fallbacks[-1]
+
+
+def test_out_of_memory_on_the_cpu_is_not_hidden():
+    def forward(tensor):
+        raise RuntimeError("DefaultCPUAllocator: out of memory")
+
+    image = np.zeros((64, 64, 3), np.float32)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        run_tiled_torch(image, forward, device="cpu", tile=64, overlap=16)
+
+
+def test_cancel_is_checked_per_tile():
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        process_tiled(np.zeros((64, 64, 1), np.float32), lambda t: t, tile=32, overlap=8,
+                      cancel=token)

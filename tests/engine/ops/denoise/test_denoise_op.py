@@ -1,0 +1,157 @@
+"""The learned ``denoise`` op with the shipped weights: real gains, masks, grey, tiles, cancel."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.core.metrics import psnr
+from engine.core.pixels import from_float, to_float
+from engine.core.progress import Cancelled, CancelToken
+from engine.models.weights import list_models
+from engine.ops import OpError, run_op
+from engine.ops.denoise.denoise_op import MODEL_NAME, denoise_array
+
+
+def test_the_denoiser_weights_ship_with_the_project():
+    assert MODEL_NAME in list_models()
+
+
+def _scene(size: int = 128) -> np.ndarray:
+    """Smooth gradients, a flat block, stripes and a soft texture patch."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    image = np.stack([0.3 + 0.4 * x, 0.5 + 0.3 * np.sin(6 * y), 0.6 - 0.3 * x * y], axis=2)
+    image[size // 4:size // 2, size // 4:3 * size // 4] = (0.85, 0.25, 0.2)
+    stripes = (np.sin(x * size / 2.0) > 0).astype(np.float32)[:, :, None]
+    image[3 * size // 5:, :size // 2] = (0.3 + 0.4 * stripes)[3 * size // 5:, :size // 2]
+    texture = 0.1 * np.sin(x * size / 3.1) * np.sin(y * size / 2.3)
+    image[: size // 5, size // 2:] += texture[: size // 5, size // 2:, None]
+    return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+def _noisy(clean: np.ndarray, sigma: float, seed: int = 1) -> np.ndarray:
+    noise = np.random.default_rng(seed).standard_normal(clean.shape).astype(np.float32)
+    return np.clip(clean + noise * np.float32(sigma / 255), 0.0, 1.0).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def scene() -> np.ndarray:
+    return _scene()
+
+
+def test_auto_sigma_gains_at_least_5_db(scene: np.ndarray) -> None:
+    noisy = _noisy(scene, 25)
+    result = run_op("denoise", noisy)
+    assert psnr(result.image, scene) >= psnr(noisy, scene) + 5.0
+    assert result.info["sigma_source"] == "estimated"
+    assert result.info["sigma_estimated"] == pytest.approx(25.0, rel=0.15)
+    assert result.info["sigma_used"] == result.info["sigma_estimated"]
+    assert "Chen" in result.info["estimator"]
+
+
+def test_given_sigma_and_strength_reach_the_map(scene: np.ndarray) -> None:
+    noisy = _noisy(scene, 25)
+    given = run_op("denoise", noisy, params={"sigma": 25})
+    assert given.info["sigma_used"] == 25.0 and given.info["sigma_source"] == "given"
+    assert psnr(given.image, scene) >= psnr(noisy, scene) + 5.0
+    weak = run_op("denoise", noisy, params={"sigma": 25, "strength": 0.5})
+    assert weak.info["sigma_used"] == 12.5
+    # Half the noise level leaves more of the noise in.
+    assert np.std(weak.image - scene) > np.std(given.image - scene)
+
+
+def test_sixteen_bit_input_just_works(scene: np.ndarray) -> None:
+    noisy16 = to_float(from_float(_noisy(scene, 15, seed=3), np.uint16))
+    result = run_op("denoise", noisy16, params={"sigma": 15})
+    assert result.image.dtype == np.float32
+    assert psnr(result.image, scene) >= psnr(noisy16, scene) + 4.0
+
+
+def test_grey_image(scene: np.ndarray) -> None:
+    clean = scene[:, :, 1:2].copy()
+    noisy = _noisy(clean, 25, seed=4)
+    result = run_op("denoise", noisy)
+    assert result.image.shape == clean.shape
+    assert psnr(result.image, clean) >= psnr(noisy, clean) + 5.0
+
+
+def test_only_the_mask_changes(scene: np.ndarray) -> None:
+    noisy = _noisy(scene, 25, seed=5)
+    mask = np.zeros(scene.shape[:2], bool)
+    mask[30:90, 20:70] = True
+    result = run_op("denoise", noisy, mask=mask, params={"sigma": 25})
+    assert np.array_equal(result.image[~mask], noisy[~mask])
+    inner = np.zeros_like(mask)
+    inner[36:84, 26:64] = True  # beyond the feather ramp
+    assert psnr(result.image[inner], scene[inner]) >= psnr(noisy[inner], scene[inner]) + 5.0
+
+
+def test_tiles_leave_no_seams() -> None:
+    clean = _scene(200)
+    noisy = _noisy(clean, 25, seed=6)
+    whole = run_op("denoise", noisy, params={"sigma": 25, "tile": 512}).image
+    # The smallest tile the op allows (overlap 32 px): two tiles per side, so seams exist.
+    tiled = run_op("denoise", noisy, params={"sigma": 25, "tile": 128})
+    assert tiled.info["tile"] == 128
+    assert psnr(tiled.image, whole) > 40.0
+    # Away from the image border (where padding differs: reflected for the whole image,
+    # the network's own zero padding for an edge tile) tiles agree with the untiled run.
+    inner = np.abs(tiled.image - whole)[8:-8, 8:-8]
+    assert inner.max() < 0.06 and inner.mean() < 0.005
+    # No seam: columns and rows at tile starts are no rougher than in the untiled result.
+    for axis in (0, 1):
+        rough_tiled = np.abs(np.diff(tiled.image, axis=axis)).mean(axis=(1 - axis, 2))[8:-8]
+        rough_whole = np.abs(np.diff(whole, axis=axis)).mean(axis=(1 - axis, 2))[8:-8]
+        assert (rough_tiled / rough_whole).max() < 1.3
+    assert abs(psnr(tiled.image, clean) - psnr(whole, clean)) < 0.2
+
+
+def test_cancel_during_tiles_raises(scene: np.ndarray) -> None:
+    token = CancelToken()
+    seen = []
+
+    def progress(fraction: float, message: str = "", preview: np.ndarray | None = None) -> None:
+        seen.append(message)
+        if message.startswith("tile"):
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_op("denoise", _noisy(_scene(300), 25), params={"sigma": 25, "tile": 128},
+               progress=progress, cancel=token)
+    assert sum(m.startswith("tile") for m in seen) == 1
+
+
+def test_tiny_image_needs_a_given_sigma_and_large_levels_are_capped() -> None:
+    tiny = np.full((10, 12, 3), 0.5, np.float32)
+    with pytest.raises(OpError, match="by hand"):
+        run_op("denoise", tiny)
+    capped = run_op("denoise", tiny, params={"sigma": 60, "strength": 2.0})
+    assert capped.info["sigma_used"] == 75.0 and "capped" in capped.info["note"]
+
+
+def test_high_strength_keeps_the_brightness() -> None:
+    flat = np.full((96, 96, 3), 0.5, np.float32)
+    noisy = _noisy(flat, 15, seed=7)
+    raw, _ = denoise_array(noisy, 30 / 255)  # the network alone, told twice the noise
+    drift = float(raw.mean()) - 0.5  # it drifts brighter (0.0034 with the shipped weights)
+    assert drift > 0.0
+    strong = run_op("denoise", noisy, params={"sigma": 15, "strength": 2.0}).image
+    assert abs(float(strong.mean()) - 0.5) < min(0.003, drift)
+    assert strong.std() < noisy.std() / 3
+
+
+@pytest.mark.parametrize("module", ["denoise_op.py", "denoiser.py", "noise_level.py"])
+def test_module_does_not_import_torch_at_import_time(module) -> None:
+    source = Path(__file__).resolve().parents[4] / "engine" / "ops" / "denoise" / module
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    top_level = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            top_level += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            top_level.append(node.module or "")
+    assert top_level and not any(name.split(".")[0] == "torch" for name in top_level)
+    assert "engine.ops.denoise.net" not in top_level

@@ -1,0 +1,175 @@
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.core.masks import hole_regions
+from engine.core.progress import Cancelled, CancelToken
+from engine.ops import OpError, get_op, run_op
+from engine.ops.inpaint.methods import (
+    DEFAULT_METHOD,
+    INPAINT_METHODS,
+    METHOD_CHOICES,
+    choose_method,
+    context_margin,
+    inpaint_method,
+)
+
+
+def _gradient(size: int = 128) -> np.ndarray:
+    """A smooth RGB gradient (about half a grey level per pixel)."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
+    return np.stack([0.2 + 0.3 * xx + 0.15 * yy, 0.5 + 0.2 * yy, 0.7 - 0.3 * xx], axis=2
+                    ).astype(np.float32)
+
+
+def _holes(size: int = 128) -> np.ndarray:
+    mask = np.zeros((size, size), bool)
+    mask[60:69, 30:39] = True                              # a 9×9 square
+    line = np.zeros((size, size), np.uint8)
+    cv2.line(line, (70, 20), (120, 110), 1, 1)             # a thin diagonal line
+    return mask | (line > 0)
+
+
+@pytest.mark.parametrize(("method", "bound"), [("telea", 2.0), ("ns", 2.0)])
+def test_inpaint_fills_holes_in_a_gradient(method, bound):
+    image, mask = _gradient(), _holes()
+    damaged = image.copy()
+    damaged[mask] = (1.0, 0.0, 1.0)                        # what was there must not leak in
+    result = run_op("inpaint", damaged, mask, {"method": method})
+    error = np.abs(result.image - image)[mask]
+    assert error.max() * 255 <= bound, error.max() * 255
+    assert np.array_equal(result.image[~mask], damaged[~mask])     # outside: bit-identical
+    assert result.info["regions"] == 1
+
+
+def test_inpaint_keeps_sixteen_bit_precision():
+    # A gentle ramp that an 8-bit round trip would quantise: the fill must beat 1/255 steps.
+    ramp = np.tile(np.linspace(0.3, 0.45, 96, dtype=np.float32), (96, 1))[:, :, None]
+    mask = np.zeros((96, 96), bool)
+    mask[:, 48] = True
+    filled = run_op("inpaint", ramp, mask, {"method": "telea", "radius": 3}).image
+    assert np.abs(filled - ramp)[mask].max() < 0.25 / 255
+    assert not np.allclose(filled[mask] * 255, np.round(filled[mask] * 255), atol=1e-3)
+
+
+def test_inpaint_on_a_large_image_only_touches_a_crop(monkeypatch):
+    image = np.random.default_rng(0).random((3000, 3000, 1), dtype=np.float32)
+    mask = np.zeros((3000, 3000), bool)
+    mask[1500:1504, 2000:2012] = True
+    seen = []
+    original = cv2.inpaint
+
+    def recording(src, *args, **kwargs):
+        seen.append(src.shape)
+        return original(src, *args, **kwargs)
+
+    monkeypatch.setattr(cv2, "inpaint", recording)
+    started = time.perf_counter()
+    result = run_op("inpaint", image, mask, {"method": "telea", "radius": 5})
+    elapsed = time.perf_counter() - started
+    margin = context_margin(5)
+    assert seen == [(4 + 2 * margin, 12 + 2 * margin)]
+    assert result.info["crop_pixels"] == (4 + 2 * margin) * (12 + 2 * margin)
+    assert np.array_equal(result.image[~mask], image[~mask])
+    assert elapsed < 5.0                       # whole-image work would be far slower
+
+
+def test_hole_regions_merge_near_holes_and_split_far_ones():
+    mask = np.zeros((400, 400), bool)
+    mask[10:12, 10:12] = True                  # near the corner: the crop is clipped
+    mask[10:12, 40:42] = True                  # 28 px away: merged with the first
+    mask[300:305, 300:310] = True              # far away: its own crop
+    regions = list(hole_regions(mask, 32))
+    assert len(regions) == 2
+    boxes = sorted((rows.start, rows.stop, cols.start, cols.stop) for (rows, cols), _ in regions)
+    assert boxes == [(0, 44, 0, 74), (268, 337, 268, 342)]
+    for (rows, cols), own in regions:
+        assert own.shape == (rows.stop - rows.start, cols.stop - cols.start)
+    assert sum(int(own.sum()) for _, own in regions) == int(mask.sum())
+
+
+def test_inpaint_two_far_holes_fill_each_from_its_own_surroundings():
+    image = np.zeros((200, 200, 3), np.float32)
+    image[:, :100] = (0.2, 0.3, 0.4)
+    image[:, 100:] = (0.8, 0.7, 0.6)
+    mask = np.zeros((200, 200), bool)
+    mask[50:55, 20:25] = True
+    mask[150:155, 170:175] = True
+    result = run_op("inpaint", image, mask, {"method": "ns"})
+    assert result.info["regions"] == 2
+    assert np.abs(result.image - image)[mask].max() < 1e-3
+
+
+def test_inpaint_needs_a_mask_and_honours_cancel():
+    image = _gradient(64)
+    with pytest.raises(OpError, match="needs a mask"):
+        run_op("inpaint", image)
+    with pytest.raises(OpError, match="whole image"):
+        run_op("inpaint", image, np.ones((64, 64), bool))
+    cancel = CancelToken()
+    cancel.cancel()
+    mask = np.zeros((64, 64), bool)
+    mask[30:33, 30:33] = True
+    with pytest.raises(Cancelled):
+        run_op("inpaint", image, mask, cancel=cancel)
+
+
+def test_inpaint_methods_are_a_registry_the_op_offers():
+    op = get_op("inpaint")
+    method = next(spec for spec in op.params if spec.name == "method")
+    assert method.choices == METHOD_CHOICES == ("auto", "exemplar", "learned", "telea", "ns")
+    assert tuple(INPAINT_METHODS) == method.choices[1:]
+    assert method.default == DEFAULT_METHOD == "learned"     # the bench's best (see its doc)
+    assert op.mask_use == "hole" and op.needs_mask and op.category == "Inpaint"
+    with pytest.raises(ValueError, match="already registered"):
+        inpaint_method("telea")(lambda crop, hole, options: crop)
+    with pytest.raises(ValueError, match="already registered"):
+        inpaint_method("auto")(lambda crop, hole, options: crop)
+
+
+def _texture(size: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    return np.stack([0.5 + 0.4 * np.sin(xx * 2 * np.pi / 10),
+                     0.5 + 0.4 * (((yy // 6 + xx // 6) % 2) - 0.5),
+                     0.4 + 0.2 * np.cos(yy * 2 * np.pi / 14)], axis=2).astype(np.float32)
+
+
+@pytest.mark.parametrize(("learned_ok", "thin"), [(False, "telea"), (True, "learned")])
+def test_auto_sends_thin_damage_and_textured_holes_to_different_methods(monkeypatch, learned_ok,
+                                                                        thin):
+    import engine.ops.inpaint.inpaint_op as inpaint_op
+
+    calls = []
+    monkeypatch.setattr(inpaint_op, "learned_available", lambda: learned_ok)
+    for name in ("learned", "telea", "exemplar"):
+        real = INPAINT_METHODS[name]
+
+        def spy(crop, hole, options, real=real, name=name):
+            calls.append((name, hole.shape))
+            return real(crop, hole, options) if name != "learned" else crop + 0.0
+        monkeypatch.setitem(INPAINT_METHODS, name, spy)
+    image = _texture(260)
+    mask = np.zeros((260, 260), bool)
+    mask[20:22, 20:120] = True                          # a 2-px scratch
+    mask[170:220, 170:220] = True                       # a 50-px hole in texture, far away
+    result = run_op("inpaint", image, mask, {"method": "auto", "sample_margin": 60})
+    assert result.info["methods_used"] == {thin: 1, "exemplar": 1}
+    assert sorted(name for name, _ in calls) == sorted([thin, "exemplar"])
+    exemplar_shape = next(shape for name, shape in calls if name == "exemplar")
+    assert exemplar_shape == (50 + 60 + 40, 50 + 60 + 40)  # margin 60, clipped at the edge
+    assert np.array_equal(result.image[~mask], image[~mask])
+
+
+def test_choose_method_rule():
+    flat = np.full((120, 120, 3), 0.5, np.float32)
+    thick = np.zeros((120, 120), bool)
+    thick[30:90, 30:90] = True
+    thin = np.zeros((120, 120), bool)
+    thin[60:63, 10:110] = True
+    assert choose_method(flat, thin, True) == "learned"
+    assert choose_method(flat, thin, False) == "telea"
+    assert choose_method(flat, thick, True) == "learned"
+    assert choose_method(flat, thick, False) == "exemplar"
+    assert choose_method(_texture(120), thick, True) == "exemplar"
