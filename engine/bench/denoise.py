@@ -36,8 +36,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from engine.bench.common import list_images, load_truth
 from engine.core.metrics import psnr, ssim
-from engine.core.pixels import to_float
 
 __all__ = [
     "NLM_H_FACTOR",
@@ -51,30 +51,11 @@ __all__ = [
 
 PEERS = ("nlm", "cbm3d")
 NLM_H_FACTOR = 0.5
-_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
-
-
-def _images(data_dir: Path, limit: int | None) -> list[Path]:
-    folder = Path(data_dir)
-    if not folder.is_dir():
-        raise ValueError(f"{folder}: no such data folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _SUFFIXES)
-    if not files:
-        raise ValueError(f"{folder}: no images in this folder")
-    if limit is not None:
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        files = files[:limit]
-    return files
 
 
 def _load(path: Path) -> np.ndarray:
-    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if pixels is None:
-        raise ValueError(f"cannot read {path}")
-    if pixels.ndim == 3:
-        pixels = cv2.cvtColor(pixels[:, :, :3], cv2.COLOR_BGR2RGB)
-    image = to_float(pixels)
+    """The image as float32, one channel when its three channels are equal (Set12, BSD68)."""
+    image = load_truth(path)
     if image.shape[2] == 3 and np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(
             image[:, :, 1], image[:, :, 2]):
         image = image[:, :, :1]
@@ -145,7 +126,7 @@ def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: i
     unknown = sorted(set(peers) - set(PEERS))
     if unknown:
         raise ValueError(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(PEERS)}")
-    files = _images(Path(data_dir), limit)
+    files = list_images(Path(data_dir), limit)
     torch_device = select_device(device)
     methods: dict[str, Callable[[np.ndarray, float], np.ndarray] | None] = {
         "ours": lambda noisy, sigma: denoise_array(noisy, sigma / 255.0,
@@ -250,7 +231,7 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
 
 def suite(args: argparse.Namespace) -> int:
     """``pixelmend bench denoise --data DIR --sigma 15,25,50``: PSNR, SSIM, s/MP, ratios."""
-    from engine.bench import write_json_report
+    from engine.bench.common import write_json_report
 
     peers = [] if args.peers == "none" else [p for p in args.peers.split(",") if p]
     try:

@@ -35,26 +35,18 @@ from typing import Any
 import cv2
 import numpy as np
 
+from engine import io
+from engine.bench.common import list_images, load_truth
 from engine.core.metrics import masked_psnr, ssim_map
+from engine.core.pixels import to_uint8
 
 __all__ = ["BIN_LABELS", "available_methods", "detail_ratio", "format_table", "pair_up",
            "run_inpaint_bench"]
 
 BIN_LABELS = {0: "1-10%", 1: "10-20%", 2: "20-30%", 3: "30-40%", 4: "40-50%", 5: "50-60%"}
 OURS = ("auto", "exemplar", "learned")
-_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def _files(folder: Path) -> list[Path]:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} is not a folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _SUFFIXES)
-    if not files:
-        raise FileNotFoundError(f"{folder} holds no images")
-    return files
 
 
 def _mask_bin(path: Path) -> int:
@@ -94,18 +86,12 @@ def pair_up(images: Sequence[Path], masks: Sequence[Path], limit: int | None = N
     return [(images[k % len(images)], mask, b) for k, (mask, b) in enumerate(order)]
 
 
-def _read_rgb(path: Path) -> np.ndarray:
-    pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if pixels is None:
-        raise OSError(f"cannot read {path}")
-    return np.ascontiguousarray(pixels[:, :, ::-1])
-
-
 def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    pixels = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if pixels is None:
-        raise OSError(f"cannot read {path}")
-    resized = cv2.resize(pixels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    """A mask image (white = hole), resized to ``shape`` by nearest neighbour."""
+    pixels = to_uint8(io.load(path).pixels)
+    grey = pixels[:, :, 0] if pixels.shape[2] in (1, 2) else cv2.cvtColor(
+        np.ascontiguousarray(pixels[:, :, :3]), cv2.COLOR_RGB2GRAY)
+    resized = cv2.resize(grey, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     return resized > 127
 
 
@@ -234,11 +220,13 @@ def run_inpaint_bench(data_dir: Path | str, masks_dir: Path | str, *, limit: int
         ``seconds``, ``cpu_seconds`` (means over the pairs).
     """
     table = available_methods(methods, device)
-    pairs = pair_up(_files(Path(data_dir)), _files(Path(masks_dir)), limit)
+    pairs = pair_up(list_images(Path(data_dir)), list_images(Path(masks_dir)), limit)
     scores: dict[tuple[str, int], list[tuple[float, ...]]] = {}
     sheet_rows: dict[int, list[np.ndarray]] = {}
     for index, (image_path, mask_path, b) in enumerate(pairs):
-        truth = _read_rgb(image_path).astype(np.float32) / np.float32(255.0)
+        truth = load_truth(image_path)
+        if truth.shape[2] == 1:
+            truth = np.repeat(truth, 3, axis=2)
         hole = _read_mask(mask_path, truth.shape[:2])
         if not hole.any() or hole.all():
             continue
@@ -350,7 +338,7 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
 
 def suite(args: argparse.Namespace) -> int:
     """``pixelmend bench inpaint --data DIR --masks DIR``: PSNR/SSIM in the hole per size bin."""
-    from engine.bench import write_json_report
+    from engine.bench.common import write_json_report
 
     methods = [m for m in args.methods.split(",") if m] if args.methods else None
     rows = run_inpaint_bench(args.data, args.masks, limit=args.limit, methods=methods,

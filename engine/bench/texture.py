@@ -72,7 +72,7 @@ SHEET_TITLES = ("sample", "GAN raw", "GAN (op)", "quilting", "patchmatch", "G'MI
 
 
 def _load_sample(path: Path) -> np.ndarray:
-    from engine.bench import load_truth
+    from engine.bench.common import load_truth
 
     sample = load_truth(path)
     h, w = sample.shape[:2]
@@ -152,7 +152,7 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
         One row per image with the keys of :data:`COLUMNS` (None where a method did not run),
         plus ``sample`` (its size), ``seam`` details and ``errors``.
     """
-    from engine.bench import image_seed, list_images
+    from engine.bench.common import image_seed, list_images
     from engine.core.atomic import atomic_write
     from engine.core.device import select_device
     from engine.core.swd import seam_error, swd
@@ -348,7 +348,7 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
 
 def suite(args: argparse.Namespace) -> int:
     """``pixelmend bench texture --data DIR``: SWD, seam error and seconds per method."""
-    from engine.bench import write_json_report
+    from engine.bench.common import write_json_report
 
     rows = run_texture_bench(args.data, limit=args.limit, size=args.size, out_dir=args.out,
                              gan_seconds=args.gan_seconds, device=args.device, seed=args.seed,

@@ -529,10 +529,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from engine.core.device import DeviceError, select_device
 
         try:
-            chosen = select_device(args.device)
+            device = str(select_device(args.device))  # a missing device is a usage error
         except DeviceError as error:
             raise UsageError(str(error)) from None
-        device = str(chosen) if chosen.type in op_cls.devices else "cpu"
     jobs, to_folder = _plan_jobs(inputs, args.output, args.recursive, args.format)
     if to_folder:
         Path(args.output).mkdir(parents=True, exist_ok=True)

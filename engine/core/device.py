@@ -1,15 +1,20 @@
-"""The one place where a compute device is chosen.
+"""The one place where a compute device is chosen, and the one out-of-memory fallback.
 
 Order of preference: CUDA, then Apple MPS, then the CPU. ``PIXELMEND_DEVICE=cpu|cuda|mps``
-overrides the choice. torch is imported lazily so that listing ops or starting the editor does
-not pay for it.
+overrides the choice; :func:`op_device` narrows it to the devices an op supports (the op
+registry does this for every op). When an accelerator runs out of memory, :class:`Fallback`
+retries with smaller tiles, then on the CPU, and records each step under the result info's
+``fallbacks`` key. torch is imported lazily so that listing ops or starting the editor does not
+pay for it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import torch
@@ -17,15 +22,18 @@ if TYPE_CHECKING:
 __all__ = [
     "DEVICE_ENV",
     "DeviceError",
+    "Fallback",
     "available_devices",
     "describe_device",
     "is_out_of_memory",
+    "op_device",
     "select_device",
     "use_half_precision",
 ]
 
 DEVICE_ENV = "PIXELMEND_DEVICE"
 _KNOWN = ("cuda", "mps", "cpu")
+T = TypeVar("T")
 
 
 class DeviceError(RuntimeError):
@@ -103,3 +111,103 @@ def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, torch.OutOfMemoryError):
         return True
     return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+
+
+def op_device(preferred: str | None, supported: Sequence[str]) -> str:
+    """The device an op runs on: ``preferred`` (or the engine's choice) when the op supports its
+    kind, else the CPU.
+
+    Parameters
+    ----------
+    preferred : str or None
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``; None lets
+        :func:`select_device` decide.
+    supported : sequence of str
+        The device kinds the op can use (``Op.devices``).
+
+    Returns
+    -------
+    str
+        A device name torch understands (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``).
+
+    Raises
+    ------
+    DeviceError
+        ``preferred`` names an unknown device or one missing on this machine.
+    """
+    if tuple(supported) == ("cpu",) and preferred in (None, "", "auto", "cpu"):
+        return "cpu"  # CPU-only ops never pay for importing torch
+    chosen = select_device(preferred)
+    return str(chosen) if chosen.type in supported else "cpu"
+
+
+@dataclass
+class Fallback:
+    """The out-of-memory fallback every accelerated op shares: smaller tiles, then the CPU.
+
+    :meth:`run` calls ``work(self)`` and reads :attr:`device` and :attr:`tile` from it; when
+    ``work`` runs out of accelerator memory, :meth:`step` halves the tile (while it stays at or
+    above ``min_tile``), or else moves to the CPU at the first tile size, and ``work`` runs
+    again. Each step is written to :attr:`notes`, which :meth:`info` returns under
+    ``fallbacks`` for the op's result.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        Where to run first.
+    tile : int, optional
+        Tile edge of the first try; None for work that is not tiled (then the only step is
+        the CPU).
+    min_tile : int
+        Smallest tile tried on the accelerator.
+    """
+
+    device: Any
+    tile: int | None = None
+    min_tile: int = 128
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import torch
+
+        self.device = torch.device(self.device)
+        self.first_tile = self.tile
+
+    def run(self, work: Callable[[Fallback], T]) -> T:
+        """``work(self)``, retried after each out-of-memory step until it succeeds.
+
+        Raises
+        ------
+        Exception
+            Whatever ``work`` raises other than running out of memory, and an out-of-memory
+            error on the CPU.
+        """
+        while True:
+            try:
+                return work(self)
+            except (RuntimeError, MemoryError) as error:
+                if not is_out_of_memory(error) or self.device.type == "cpu":
+                    raise
+                self.step()
+
+    def step(self) -> None:
+        """Free the accelerator's cache and take the next fallback."""
+        import torch
+
+        if self.device.type == "cuda" and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        if self.tile is not None and self.tile // 2 >= self.min_tile:
+            self.tile //= 2
+            self.notes.append(f"out of memory: tile reduced to {self.tile}")
+            return
+        self.notes.append(f"out of memory on the accelerator ({self.device.type}): finished on "
+                          "the CPU")
+        self.device = torch.device("cpu")
+        self.tile = self.first_tile
+
+    def info(self) -> dict[str, Any]:
+        """``device``, ``fallbacks`` (and ``tile`` when tiled) for an op's result info."""
+        facts: dict[str, Any] = {"device": self.device.type, "fallbacks": list(self.notes)}
+        if self.tile is not None:
+            facts["tile"] = self.tile
+        return facts

@@ -10,7 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["masked_psnr", "masked_ssim", "mse", "psnr", "ssim", "ssim_map"]
+__all__ = ["mask_precision_recall", "masked_psnr", "masked_ssim", "mse", "psnr", "ssim",
+           "ssim_map"]
 
 _MAX_PSNR = 100.0
 
@@ -98,3 +99,26 @@ def masked_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray, data_range: floa
     if not mask.any():
         raise ValueError("masked_ssim: the mask selects no pixel")
     return float(np.mean(ssim_map(a, b, data_range)[mask]))
+
+
+def mask_precision_recall(found: np.ndarray, truth: np.ndarray, *, tolerance: int = 1
+                          ) -> tuple[float, float]:
+    """Precision and recall of a proposed mask against the true one, with a slack of
+    ``tolerance`` px (a found pixel within that distance of a true one counts, and the other way
+    round), as detections are judged.
+
+    Returns
+    -------
+    precision : float
+        Share of the found pixels near a true one (0 when nothing is found).
+    recall : float
+        Share of the true pixels near a found one (1 when there is nothing to find).
+    """
+    found = np.asarray(found, dtype=bool)
+    truth = np.asarray(truth, dtype=bool)
+    kernel = np.ones((2 * tolerance + 1, 2 * tolerance + 1), np.uint8)
+    truth_wide = cv2.dilate(truth.astype(np.uint8), kernel) > 0
+    found_wide = cv2.dilate(found.astype(np.uint8), kernel) > 0
+    precision = float((found & truth_wide).sum() / found.sum()) if found.any() else 0.0
+    recall = float((truth & found_wide).sum() / truth.sum()) if truth.any() else 1.0
+    return precision, recall

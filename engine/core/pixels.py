@@ -22,6 +22,7 @@ __all__ = [
     "to_float",
     "to_gray",
     "to_tensor",
+    "to_tensor_batch",
     "to_uint8",
 ]
 
@@ -108,6 +109,18 @@ def to_tensor(image: np.ndarray, device: torch.device | str = "cpu",
     import torch
 
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    return tensor.to(device=device, dtype=dtype or torch.float32)
+
+
+def to_tensor_batch(images: np.ndarray, device: torch.device | str = "cpu",
+                    dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``N×H×W×C`` (or ``N×H×W``, one channel) float array → ``N×C×H×W`` tensor on ``device``."""
+    import torch
+
+    array = np.asarray(images)
+    if array.ndim == 3:
+        array = array[..., None]
+    tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(0, 3, 1, 2)))
     return tensor.to(device=device, dtype=dtype or torch.float32)
 
 

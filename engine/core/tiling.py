@@ -3,44 +3,29 @@
 Networks see one tile at a time, so peak memory is set by the tile size, not by the image.
 Neighbouring tiles overlap and are blended with linear ramps, so no seam shows. On an
 accelerator out-of-memory error the tile size is halved, and below ``min_tile`` the work moves
-to the CPU; the returned info says which fallbacks were taken.
+to the CPU (:class:`engine.core.device.Fallback`); the returned info says which fallbacks were
+taken.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.core.device import is_out_of_memory
+from engine.core.device import Fallback
 from engine.core.progress import CancelToken, Progress, null_progress
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "TileInfo",
     "iter_tiles",
-    "next_fallback",
     "process_tiled",
     "run_tiled_torch",
     "tile_weights",
 ]
-
-
-@dataclass
-class TileInfo:
-    """What a tiled run did: final tile size, device, and the fallbacks taken."""
-
-    tile: int
-    device: str
-    fallbacks: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict for an op's result info."""
-        return {"tile": self.tile, "device": self.device, "fallbacks": list(self.fallbacks)}
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -132,8 +117,8 @@ def run_tiled_torch(image: np.ndarray, forward: Callable[[torch.Tensor], torch.T
                     device: str | torch.device, tile: int = 512, overlap: int = 32,
                     multiple: int = 8, half: bool = False, min_tile: int = 128,
                     out_channels: int | None = None, progress: Progress = null_progress,
-                    cancel: CancelToken | None = None) -> tuple[np.ndarray, TileInfo]:
-    """Run a network over ``image`` tile by tile, with out-of-memory fallbacks.
+                    cancel: CancelToken | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Run a network over ``image`` tile by tile, with the out-of-memory fallbacks.
 
     Parameters
     ----------
@@ -147,53 +132,32 @@ def run_tiled_torch(image: np.ndarray, forward: Callable[[torch.Tensor], torch.T
     tile, overlap, multiple, min_tile : int
         Tile edge, overlap, size multiple the network needs, smallest tile before the CPU.
     half : bool
-        Run in float16 (CUDA).
+        Run in float16 (on an accelerator; the CPU always runs float32).
 
     Returns
     -------
     result : ndarray, float32 H×W×C'
-    info : TileInfo
+    info : dict
+        ``tile``, ``device`` and ``fallbacks`` (:meth:`engine.core.device.Fallback.info`).
     """
     import torch
 
     from engine.core.pixels import from_tensor, to_tensor
 
-    device = torch.device(device)
-    info = TileInfo(tile=tile, device=device.type)
-    overlap = min(overlap, max(tile // 4, 0))
+    def attempt(where: Fallback) -> np.ndarray:
+        assert where.tile is not None
+        dtype = torch.float16 if half and where.device.type != "cpu" else torch.float32
+        lap = min(overlap, max(where.tile // 4, 0))
 
-    def one_tile(part: np.ndarray) -> np.ndarray:
-        dtype = torch.float16 if half and device.type != "cpu" else torch.float32
-        tensor, h, w = _pad_to_multiple(to_tensor(part, device, dtype), multiple)
-        with torch.inference_mode():
-            output = forward(tensor)[..., :h, :w]
-        return from_tensor(output)
+        def one_tile(part: np.ndarray) -> np.ndarray:
+            tensor, h, w = _pad_to_multiple(to_tensor(part, where.device, dtype), multiple)
+            with torch.inference_mode():
+                output = forward(tensor)[..., :h, :w]
+            return from_tensor(output)
 
-    while True:
-        try:
-            result = process_tiled(image, one_tile, tile=info.tile, overlap=overlap,
-                                   out_channels=out_channels, progress=progress, cancel=cancel)
-            return result, info
-        except (RuntimeError, MemoryError) as error:
-            if not is_out_of_memory(error) or device.type == "cpu":
-                raise
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-            device = torch.device(next_fallback(info, tile, min_tile))
-            half = half and device.type != "cpu"
-            overlap = min(overlap, info.tile // 4)
+        return process_tiled(image, one_tile, tile=where.tile, overlap=lap,
+                             out_channels=out_channels, progress=progress, cancel=cancel)
 
-
-def next_fallback(info: TileInfo, first_tile: int, min_tile: int) -> str:
-    """After an out-of-memory error: halve the tile, or move to the CPU at full tile size.
-
-    Updates ``info`` in place and returns the device kind to retry on.
-    """
-    if info.tile // 2 >= min_tile:
-        info.tile //= 2
-        info.fallbacks.append(f"out of memory: tile reduced to {info.tile}")
-        return info.device
-    info.device = "cpu"
-    info.tile = first_tile
-    info.fallbacks.append("out of memory on the accelerator: finished on the CPU")
-    return "cpu"
+    fallback = Fallback(device, tile=tile, min_tile=min_tile)
+    result = fallback.run(attempt)
+    return result, fallback.info()

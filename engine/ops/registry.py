@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from engine.core.device import op_device
 from engine.core.masks import as_bool_mask, blend_inside
 from engine.core.params import Param, resolve_params
 from engine.core.pixels import check_image
@@ -174,7 +175,9 @@ def run_op(name: str, image: np.ndarray, mask: np.ndarray | None = None,
     params : mapping, optional
         Parameter values; missing ones take their defaults.
     progress, cancel, device
-        Progress callback, cancel token, device kind (``None`` lets the engine choose).
+        Progress callback, cancel token, device (``None`` lets the engine choose). The op runs on
+        the CPU when it cannot use the chosen device
+        (:func:`engine.core.device.op_device`), so ops receive a device they support.
 
     Returns
     -------
@@ -188,6 +191,8 @@ def run_op(name: str, image: np.ndarray, mask: np.ndarray | None = None,
         A parameter value out of bounds.
     engine.core.progress.Cancelled
         The run was cancelled.
+    engine.core.device.DeviceError
+        ``device`` is unknown or not present on this machine.
     """
     op_cls = get_op(name)
     check_image(image)
@@ -209,6 +214,7 @@ def run_op(name: str, image: np.ndarray, mask: np.ndarray | None = None,
 
     progress = progress or null_progress
     cancel = cancel or CancelToken()
+    device = op_device(device, op_cls.devices)
     # A read-only view, not a copy: the op cannot write into the caller's pixels, and a 24 MP
     # image does not cost another 288 MB per run.
     frozen = image.view()

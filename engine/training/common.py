@@ -20,10 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import cv2
 import numpy as np
 
+from engine import io
 from engine.core.atomic import atomic_write
+from engine.core.pixels import split_alpha, to_float, to_uint8
 
 if TYPE_CHECKING:
     import torch
@@ -35,6 +36,7 @@ __all__ = [
     "add_run_arguments",
     "add_schedule_arguments",
     "append_log",
+    "centre_crop",
     "config_from",
     "export_weights",
     "hardware",
@@ -45,6 +47,7 @@ __all__ = [
     "lr_at",
     "merge_manifest_entry",
     "optimizer_step",
+    "random_crop",
     "restore_state",
     "run_main",
     "save_checkpoint",
@@ -53,8 +56,6 @@ __all__ = [
     "train_loop",
     "train_state",
 ]
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 
 C = TypeVar("C")
 
@@ -90,17 +91,18 @@ class RunState:
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files of ``folder``, sorted by name.
+    """Image files of ``folder``, sorted by name (:func:`engine.io.list_images`).
 
     Raises
     ------
     FileNotFoundError
         The folder is missing or holds fewer than two images.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"training folder {folder} does not exist; pass --data DIR")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    try:
+        files = io.list_images(folder)
+    except NotADirectoryError:
+        raise FileNotFoundError(f"training folder {folder} does not exist; pass --data DIR"
+                                ) from None
     if len(files) < 2:
         raise FileNotFoundError(f"{folder} holds fewer than two images")
     return files
@@ -123,17 +125,38 @@ def split_files(files: Sequence[Path], every_nth: int) -> tuple[list[Path], list
 
 
 def load_images(files: Sequence[Path], min_edge: int) -> list[np.ndarray]:
-    """Read images as RGB uint8 (grey ones replicated); skip ones smaller than ``min_edge``."""
+    """Read images as RGB uint8 (grey ones replicated, alpha dropped); skip ones smaller than
+    ``min_edge``."""
     images = []
     for path in files:
-        pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if pixels is None:
-            raise OSError(f"cannot read {path}")
-        if min(pixels.shape[:2]) >= min_edge:
-            images.append(np.ascontiguousarray(pixels[:, :, ::-1]))
+        colour, _ = split_alpha(io.load(path).pixels)
+        if min(colour.shape[:2]) >= min_edge:
+            images.append(np.ascontiguousarray(to_uint8(colour if colour.shape[2] == 3
+                                                        else np.repeat(colour, 3, axis=2))))
     if not images:
         raise ValueError(f"no training image is at least {min_edge} px on its short side")
     return images
+
+
+def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A random ``size×size`` crop of a ``uint8`` image, with a random flip and rot90, as
+    float32 in [0, 1]."""
+    h, w = image.shape[:2]
+    y = int(rng.integers(h - size + 1))
+    x = int(rng.integers(w - size + 1))
+    crop = np.rot90(image[y:y + size, x:x + size], int(rng.integers(4)))
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return to_float(np.ascontiguousarray(crop))
+
+
+def centre_crop(image: np.ndarray, size: int, multiple: int) -> np.ndarray:
+    """The central square of a ``uint8`` image, at most ``size`` and a multiple of
+    ``multiple`` on a side, as float32 in [0, 1] (the validation crops)."""
+    h, w = image.shape[:2]
+    size = min(size, h - h % multiple, w - w % multiple)
+    y, x = (h - size) // 2, (w - size) // 2
+    return to_float(image[y:y + size, x:x + size])
 
 
 def config_from(cls: Callable[..., C], raw: Mapping[str, Any]) -> C:

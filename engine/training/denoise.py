@@ -51,12 +51,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.core.pixels import from_tensor, to_tensor_batch
 from engine.training.common import (
     RunState,
     add_export_arguments,
     add_run_arguments,
     add_schedule_arguments,
     append_log,
+    centre_crop,
     config_from,
     export_weights,
     hardware,
@@ -65,6 +67,7 @@ from engine.training.common import (
     load_checkpoint,
     load_images,
     merge_manifest_entry,
+    random_crop,
     restore_state,
     run_main,
     save_checkpoint,
@@ -167,18 +170,8 @@ CONFIGS: dict[str, TrainConfig] = {
 def random_crops(images: Sequence[np.ndarray], count: int, size: int,
                  rng: np.random.Generator) -> list[np.ndarray]:
     """``count`` random ``size×size`` float32 crops with a random flip/rot90 each."""
-    crops = []
-    for _ in range(count):
-        image = images[int(rng.integers(len(images)))]
-        h, w = image.shape[:2]
-        y = int(rng.integers(h - size + 1))
-        x = int(rng.integers(w - size + 1))
-        crop = image[y:y + size, x:x + size]
-        crop = np.rot90(crop, int(rng.integers(4)))
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        crops.append(crop.astype(np.float32) / np.float32(255.0))
-    return crops
+    return [random_crop(images[int(rng.integers(len(images)))], size, rng)
+            for _ in range(count)]
 
 
 def _batch_stream(images: Sequence[np.ndarray], config: TrainConfig, spec: NoiseSpec,
@@ -199,8 +192,7 @@ def _batch_stream(images: Sequence[np.ndarray], config: TrainConfig, spec: Noise
             while True:
                 crops = random_crops(images, config.batch, config.crop, rng)
                 clean, noisy, sigma = synthesize_batch(crops, rng, spec)
-                yield (torch.from_numpy(np.ascontiguousarray(clean.transpose(0, 3, 1, 2))),
-                       torch.from_numpy(np.ascontiguousarray(noisy.transpose(0, 3, 1, 2))),
+                yield (to_tensor_batch(clean), to_tensor_batch(noisy),
                        torch.from_numpy(sigma).view(-1, 1, 1, 1))
 
     loader = DataLoader(NoisyCrops(), batch_size=None, num_workers=workers,
@@ -209,13 +201,6 @@ def _batch_stream(images: Sequence[np.ndarray], config: TrainConfig, spec: Noise
     for clean, noisy, sigma in loader:
         yield (clean.to(device, non_blocking=True), noisy.to(device, non_blocking=True),
                sigma.to(device, non_blocking=True))
-
-
-def _centre_crop(image: np.ndarray, size: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    size = min(size, h - h % 8, w - w % 8)
-    y, x = (h - size) // 2, (w - size) // 2
-    return image[y:y + size, x:x + size].astype(np.float32) / np.float32(255.0)
 
 
 # ---------------------------------------------------------------------------------- model
@@ -233,12 +218,6 @@ def _charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) ->
     return torch.sqrt((pred - target) ** 2 + eps * eps).mean()
 
 
-def _to_batch(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(0, 3, 1, 2))).to(device)
-
-
 class _Validator:
     """Fixed noisy centre crops of the held-out images at σ = 15/25/50 (seeded, unclipped)."""
 
@@ -246,7 +225,7 @@ class _Validator:
         self.device = device
         self.items = []
         for index, image in enumerate(images):
-            clean = _centre_crop(image, crop)
+            clean = centre_crop(image, crop, 8)
             for sigma in VAL_SIGMAS:
                 rng = np.random.default_rng(1000 * sigma + index)
                 noisy = clean + rng.standard_normal(clean.shape).astype(np.float32) * (
@@ -260,9 +239,9 @@ class _Validator:
         model.eval()
         with torch.inference_mode():
             for sigma, clean, noisy in self.items:
-                x = _to_batch(noisy[None], self.device)
+                x = to_tensor_batch(noisy[None], self.device)
                 level = torch.full((1, 1, 1, 1), sigma / 255.0, device=self.device)
-                out = model(x, level).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+                out = from_tensor(model(x, level).clamp(0, 1))
                 mse = float(np.mean((out.astype(np.float64) - clean) ** 2))
                 scores[sigma].append(10.0 * math.log10(1.0 / max(mse, 1e-10)))
         model.train()
@@ -377,7 +356,7 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
         else:
             crops = random_crops(images, config.batch, config.crop, rng)
             clean, noisy, sigma = synthesize_batch(crops, rng, spec)
-            clean_t, noisy_t = _to_batch(clean, device_t), _to_batch(noisy, device_t)
+            clean_t, noisy_t = to_tensor_batch(clean, device_t), to_tensor_batch(noisy, device_t)
             sigma_t = torch.from_numpy(sigma).view(-1, 1, 1, 1).to(device_t)
         return _charbonnier(model(noisy_t, sigma_t), clean_t)
 

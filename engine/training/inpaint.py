@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -53,6 +52,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.core.metrics import masked_psnr
+from engine.core.pixels import from_tensor, to_tensor_batch
 from engine.ops.inpaint.diffusion import telea_fill
 from engine.training.common import (
     RunState,
@@ -60,6 +61,7 @@ from engine.training.common import (
     add_run_arguments,
     add_schedule_arguments,
     append_log,
+    centre_crop,
     config_from,
     export_weights,
     hardware,
@@ -67,6 +69,7 @@ from engine.training.common import (
     load_checkpoint,
     load_images,
     merge_manifest_entry,
+    random_crop,
     restore_state,
     run_main,
     save_checkpoint,
@@ -170,16 +173,6 @@ CONFIGS: dict[str, TrainConfig] = {
 # ---------------------------------------------------------------------------------- data
 
 
-def _random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    h, w = image.shape[:2]
-    y = int(rng.integers(h - size + 1))
-    x = int(rng.integers(w - size + 1))
-    crop = np.rot90(image[y:y + size, x:x + size], int(rng.integers(4)))
-    if rng.random() < 0.5:
-        crop = crop[:, ::-1]
-    return crop.astype(np.float32) / np.float32(255.0)
-
-
 def make_batch(photos: Sequence[np.ndarray], textures: Sequence[np.ndarray], config: TrainConfig,
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One training batch.
@@ -194,16 +187,9 @@ def make_batch(photos: Sequence[np.ndarray], textures: Sequence[np.ndarray], con
     images, holes = [], []
     for _ in range(config.batch):
         pool = textures if textures and rng.random() < config.texture_share else photos
-        images.append(_random_crop(pool[int(rng.integers(len(pool)))], config.crop, rng))
+        images.append(random_crop(pool[int(rng.integers(len(pool)))], config.crop, rng))
         holes.append(random_mask(config.crop, config.crop, rng, coverage=config.coverage))
     return np.stack(images), np.stack(holes).astype(np.float32)
-
-
-def _centre_crop(image: np.ndarray, size: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    size = min(size, h - h % 4, w - w % 4)
-    y, x = (h - size) // 2, (w - size) // 2
-    return image[y:y + size, x:x + size].astype(np.float32) / np.float32(255.0)
 
 
 # ---------------------------------------------------------------------------------- model
@@ -230,19 +216,6 @@ def inpaint_loss(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor,
             + config.gradient_weight * grad)
 
 
-def _to_batch(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    import torch
-
-    if array.ndim == 3:
-        array = array[:, :, :, None]
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(0, 3, 1, 2))).to(device)
-
-
-def _masked_psnr(a: np.ndarray, b: np.ndarray, hole: np.ndarray) -> float:
-    err = float(np.mean((a.astype(np.float64)[hole] - b[hole]) ** 2))
-    return 10.0 * math.log10(1.0 / max(err, 1e-10))
-
-
 class _Validator:
     """Fixed holes (seeded) on centre crops of the held-out images; masked PSNR in the hole."""
 
@@ -250,7 +223,7 @@ class _Validator:
         self.device = device
         self.items = []
         for index, image in enumerate(images):
-            clean = _centre_crop(image, crop)
+            clean = centre_crop(image, crop, 4)
             for k, kind in enumerate(_VAL_KINDS):
                 rng = np.random.default_rng(7919 * index + k)
                 hole = random_mask(clean.shape[0], clean.shape[1], rng, kind,
@@ -261,7 +234,7 @@ class _Validator:
         """OpenCV Telea (radius 5) on the same crops: the bar the network has to clear."""
         scores: dict[str, list[float]] = {k: [] for k in _VAL_KINDS}
         for kind, clean, hole in self.items:
-            scores[kind].append(_masked_psnr(telea_fill(clean, hole), clean, hole))
+            scores[kind].append(masked_psnr(telea_fill(clean, hole), clean, hole))
         return {f"telea_psnr_{k}": float(np.mean(v)) for k, v in scores.items()}
 
     def __call__(self, model: torch.nn.Module) -> dict[str, float]:
@@ -271,10 +244,10 @@ class _Validator:
         model.eval()
         with torch.inference_mode():
             for kind, clean, hole in self.items:
-                x = _to_batch(clean[None], self.device)
-                m = _to_batch(hole[None].astype(np.float32), self.device)
-                out = model(x * (1 - m), m).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
-                scores[kind].append(_masked_psnr(out, clean, hole))
+                x = to_tensor_batch(clean[None], self.device)
+                m = to_tensor_batch(hole[None].astype(np.float32), self.device)
+                out = from_tensor(model(x * (1 - m), m).clamp(0, 1))
+                scores[kind].append(masked_psnr(out, clean, hole))
         model.train()
         result = {f"val_psnr_{k}": float(np.mean(v)) for k, v in scores.items()}
         result["val_psnr"] = float(np.mean(list(result.values())))
@@ -382,7 +355,7 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
 
     def next_loss() -> torch.Tensor:
         images, holes = make_batch(photos, textures, config, rng)
-        target, hole = _to_batch(images, device_t), _to_batch(holes, device_t)
+        target, hole = to_tensor_batch(images, device_t), to_tensor_batch(holes, device_t)
         return inpaint_loss(model(target * (1 - hole), hole), target, hole, config)
 
     return train_loop(run, config, next_loss, model=model, ema=ema, optimizer=optimizer,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.core.device import is_out_of_memory, select_device
+from engine.core.device import Fallback
 from engine.core.masks import on_mask_region
 from engine.core.params import Choice, Float, Int
 from engine.core.progress import CancelToken, Progress
@@ -46,22 +46,13 @@ def kernel_from_params(params: Mapping[str, Any]) -> np.ndarray:
 
 def _deconvolve(image: np.ndarray, mask: np.ndarray | None, kernel: np.ndarray,
                 method: Callable[..., np.ndarray], device: str | None) -> OpResult:
-    """Run ``method(crop, device=...)`` near the mask; on a GPU out of memory, retry on the CPU."""
+    """Run ``method(crop, device=...)`` near the mask; on a GPU out of memory, on the CPU."""
     # Pixels up to a few kernel widths away still shape the restored pixels inside the mask.
     margin = 3 * max(kernel.shape)
-    chosen = select_device(device)
-    if chosen.type not in ("cpu", "cuda"):
-        chosen = select_device("cpu")
-    info: dict[str, Any] = {"device": chosen.type}
-    try:
-        out, _ = on_mask_region(image, mask, margin, lambda crop: method(crop, device=chosen))
-    except Exception as error:
-        if chosen.type == "cpu" or not is_out_of_memory(error):
-            raise
-        info.update(device="cpu", fallback=f"{chosen.type} ran out of memory; ran on the CPU")
-        out, _ = on_mask_region(image, mask, margin, lambda crop: method(crop, device="cpu"))
-    info["kernel_size"] = int(kernel.shape[0])
-    return OpResult(image=out, info=info)
+    fallback = Fallback(device or "cpu")
+    out, _ = fallback.run(lambda where: on_mask_region(
+        image, mask, margin, lambda crop: method(crop, device=where.device)))
+    return OpResult(image=out, info={**fallback.info(), "kernel_size": int(kernel.shape[0])})
 
 
 @register

@@ -115,7 +115,7 @@ def denoise_array(image: np.ndarray, sigma: float, *, device: Any = "cpu", tile:
         half=half, progress=progress or null_progress, cancel=cancel)
     if gray:
         result = result.mean(axis=2, keepdims=True)
-    return np.clip(result, 0.0, 1.0).astype(np.float32), tiling.as_dict()
+    return np.clip(result, 0.0, 1.0).astype(np.float32), tiling
 
 
 def keep_local_means(denoised: np.ndarray, noisy: np.ndarray, weight: float,

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from engine.core.device import is_out_of_memory, select_device
+from engine.core.device import Fallback, select_device
 from engine.core.progress import Cancelled, CancelToken, Progress, null_progress
 from engine.core.tiling import iter_tiles
 from engine.ops.texture.patch_loss import sliced_patch_loss
@@ -767,26 +767,16 @@ def generate_texture(model: TextureModel, height: int, width: int, *, seed: int 
         field_ = _noise(net, 1, rows_n + 2 * halo, cols_n + 2 * halo, generator,
                         torch.device("cpu"))
         region = (halo, halo)
-    tile = tile or (1024 if device.type == "cpu" else 2048)
-    fallbacks: list[str] = []
-    while True:
-        try:
-            out = _render(model, field_, region, (rows_n, cols_n), halo, device,
-                          max(tile // s, 1), progress, cancel)
-            break
-        except (RuntimeError, MemoryError) as error:
-            if not is_out_of_memory(error) or device.type == "cpu":
-                raise
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-            if tile // 2 >= 2 * s and tile // 2 >= 128:
-                tile //= 2
-                fallbacks.append(f"out of memory: tile reduced to {tile}")
-            else:
-                device = torch.device("cpu")
-                fallbacks.append("out of memory on the accelerator: finished on the CPU")
+    fallback = Fallback(device, tile=tile or (1024 if device.type == "cpu" else 2048),
+                        min_tile=max(2 * s, 128))
+    out = fallback.run(lambda where: _render(model, field_, region, (rows_n, cols_n), halo,
+                                             where.device, max(where.tile // s, 1), progress,
+                                             cancel))
     if info is not None:
-        info.update({"tile": tile, "device": device.type, "fallbacks": fallbacks})
+        facts = fallback.info()
+        notes = info.setdefault("fallbacks", [])
+        notes += [note for note in facts.pop("fallbacks") if note not in notes]
+        info.update(facts)
     out *= 0.5
     out += 0.5
     if tileable and out.shape[:2] != (height, width):

@@ -224,7 +224,7 @@ class TextureGanOp(Op):
                         model, sample, height, width, tileable=tileable, forbidden=forbidden,
                         layouts=params["layouts"], seed=params["seed"], device=where,
                         progress=remaining, cancel=cancel, info=tiles),
-                    torch_device)
+                    torch_device, tiles)
             return generate_texture(model, height, width, seed=params["seed"],
                                     tileable=tileable, device=torch_device,
                                     progress=remaining, cancel=cancel, info=tiles)
@@ -250,21 +250,20 @@ class TextureGanOp(Op):
         return OpResult(image=out, info=info)
 
 
-def _with_cpu_fallback(run: Callable[[Any], np.ndarray], device: Any) -> np.ndarray:
-    """``run(device)``; again on the CPU when a GPU runs out of memory. A ``ValueError`` (a
-    sample with nothing usable) becomes an :class:`OpError`."""
-    import torch
+def _with_cpu_fallback(run: Callable[[Any], np.ndarray], device: Any,
+                       notes: dict[str, Any]) -> np.ndarray:
+    """``run(device)``; again on the CPU when a GPU runs out of memory (noted in ``notes``). A
+    ``ValueError`` (a sample with nothing usable) becomes an :class:`OpError`."""
+    from engine.core.device import Fallback
 
-    from engine.core.device import is_out_of_memory
-
+    fallback = Fallback(device)
     try:
-        return run(device)
+        return fallback.run(lambda where: run(where.device))
     except ValueError as error:
         raise OpError(str(error)) from None
-    except RuntimeError as error:
-        if torch.device(device).type == "cpu" or not is_out_of_memory(error):
-            raise
-        return run("cpu")
+    finally:
+        known = notes.setdefault("fallbacks", [])
+        known += [note for note in fallback.notes if note not in known]
 
 
 @register
@@ -308,7 +307,6 @@ class TexturePatchOp(Op):
 
     def run(self, image: np.ndarray, mask: np.ndarray | None, params: Mapping[str, Any],
             progress: Progress, cancel: CancelToken, device: str | None) -> OpResult:
-        from engine.core.device import select_device
         from engine.ops.texture.quilting import quilt
         from engine.ops.texture.synthesis import synthesise_texture
 
@@ -321,6 +319,7 @@ class TexturePatchOp(Op):
             forbidden = forbidden[rows, cols] if forbidden is not None else None
             cropped = True
         used: dict[str, int] = {}
+        facts: dict[str, Any] = {}
 
         def synthesise(height: int, width: int, tileable: bool = False) -> np.ndarray:
             if params["method"] == "patchmatch":
@@ -329,7 +328,7 @@ class TexturePatchOp(Op):
                         sample, height, width, periodic=tileable, forbidden=forbidden,
                         layouts=params["layouts"], seed=params["seed"], device=where,
                         progress=progress, cancel=cancel),
-                    select_device(device))
+                    device or "cpu", facts)
             block = params["block"]
             while True:
                 try:
@@ -351,7 +350,7 @@ class TexturePatchOp(Op):
         else:
             out = synthesise(params["height"], params["width"], params["tileable"])
         info = {"sample_size": [int(sample.shape[1]), int(sample.shape[0])],
-                "sample_cropped": cropped, "method": params["method"]}
+                "sample_cropped": cropped, "method": params["method"], **facts}
         if params["method"] == "quilting":
             info["block"] = used.get("block", params["block"])
         return OpResult(image=out, info=info)

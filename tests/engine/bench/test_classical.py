@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from engine import bench
+from engine.bench import classical, common, degrade
 from engine.cli import main
+from engine.core.metrics import mask_precision_recall
 from engine.core.pixels import from_float
 from engine.io import save
 from engine.ops import op_names
@@ -54,7 +56,7 @@ def classical_run(data_dir, tmp_path_factory):
 
 def _expected_cases():
     available = set(op_names())
-    return [case for case in bench.CLASSICAL_CASES if case.op in available]
+    return [case for case in classical.CLASSICAL_CASES if case.op in available]
 
 
 def test_table_has_a_line_per_available_case(classical_run):
@@ -66,7 +68,7 @@ def test_table_has_a_line_per_available_case(classical_run):
     labels = [line.split()[0] for line in lines[3:] if line and not line.startswith(" ")]
     expected = [case.label for case in _expected_cases()]
     assert labels[:len(expected)] == expected
-    missing = sorted({case.op for case in bench.CLASSICAL_CASES} - set(op_names()))
+    missing = sorted({case.op for case in classical.CLASSICAL_CASES} - set(op_names()))
     if missing:
         assert "skipping ops that are not installed: " + ", ".join(missing) in err
 
@@ -116,21 +118,21 @@ def test_ops_filter_and_bad_arguments(data_dir, capsys):
 
 
 def test_degradations_are_fixed_per_image_and_plant_what_they_say(data_dir):
-    truth = bench.load_truth(data_dir / "img0.png")
-    seed = bench.image_seed(data_dir / "img0.png")
-    assert seed == bench.image_seed(data_dir / "img0.png") != bench.image_seed(data_dir / "x.png")
-    for key, degradation in bench.DEGRADATIONS.items():
+    truth = common.load_truth(data_dir / "img0.png")
+    seed = common.image_seed(data_dir / "img0.png")
+    assert seed == common.image_seed(data_dir / "img0.png") != common.image_seed(data_dir / "x.png")
+    for key, degradation in degrade.DEGRADATIONS.items():
         first = degradation.make(truth, np.random.default_rng([seed, 1]))
         again = degradation.make(truth, np.random.default_rng([seed, 1]))
         np.testing.assert_array_equal(first.image, again.image, err_msg=key)
         assert first.image.dtype == np.float32 and first.image.shape == truth.shape
-    sp = bench.DEGRADATIONS["sp10"].make(truth, np.random.default_rng(0))
+    sp = degrade.DEGRADATIONS["sp10"].make(truth, np.random.default_rng(0))
     assert 0.08 < sp.truth_mask.mean() < 0.12
     assert np.isin(sp.image[sp.truth_mask], (0.0, 1.0)).all()
     np.testing.assert_array_equal(sp.image[~sp.truth_mask], truth[~sp.truth_mask])
-    holes = bench.DEGRADATIONS["scribbles"].make(truth, np.random.default_rng(0))
+    holes = degrade.DEGRADATIONS["scribbles"].make(truth, np.random.default_rng(0))
     assert 0.01 < holes.mask.mean() < 0.4
-    copies = bench.DEGRADATIONS["copies"].make(truth, np.random.default_rng(0))
+    copies = degrade.DEGRADATIONS["copies"].make(truth, np.random.default_rng(0))
     size = int(np.sqrt(copies.mask.sum()))
     (sy, sx), *pasted = copies.positions
     for y, x in pasted:
@@ -142,10 +144,10 @@ def test_tolerant_overlap_counts_near_misses_only_within_one_pixel():
     truth = np.zeros((20, 20), bool)
     truth[10, 2:18] = True
     shifted = np.roll(truth, 1, axis=0)
-    assert bench._tolerant_overlap(shifted, truth) == (1.0, 1.0)
+    assert mask_precision_recall(shifted, truth, tolerance=1) == (1.0, 1.0)
     far = np.roll(truth, 3, axis=0)
-    assert bench._tolerant_overlap(far, truth) == (0.0, 0.0)
-    assert bench._tolerant_overlap(np.zeros_like(truth), truth) == (0.0, 0.0)
+    assert mask_precision_recall(far, truth, tolerance=1) == (0.0, 0.0)
+    assert mask_precision_recall(np.zeros_like(truth), truth, tolerance=1) == (0.0, 0.0)
 
 
 def test_format_table_aligns_columns_and_marks_missing_values():
@@ -156,7 +158,7 @@ def test_format_table_aligns_columns_and_marks_missing_values():
         {"label": "detect", "degradation": "spots",
          "summary": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "s_per_mp": 1.0}},
     ]
-    lines = bench.format_table(rows).splitlines()
+    lines = classical.format_table(rows).splitlines()
     assert len(lines) == 5 and len({len(line) for line in lines}) == 1
     assert lines[0].index("degradation") == lines[2].index("noise") == lines[4].index("spots")
     assert "20.00 →  30.50" in lines[2] and "+10.50" in lines[2]
@@ -165,9 +167,9 @@ def test_format_table_aligns_columns_and_marks_missing_values():
 
 
 def test_peers_run_on_the_same_input_and_absent_ones_are_skipped(data_dir, capsys, monkeypatch):
-    monkeypatch.setattr(bench, "PEERS", (
-        bench.Peer("do nothing", "adaptive_median", "numpy", lambda image, sample: image),
-        bench.Peer("missing lib", "adaptive_median", "no_such_module_xyz",
+    monkeypatch.setattr(classical, "PEERS", (
+        classical.Peer("do nothing", "adaptive_median", "numpy", lambda image, sample: image),
+        classical.Peer("missing lib", "adaptive_median", "no_such_module_xyz",
                    lambda image, sample: image),
     ))
     assert main(["bench", "classical", "--data", str(data_dir), "--limit", "1",

@@ -67,7 +67,7 @@ def test_same_seed_same_numbers_and_limit(folder: Path) -> None:
 def test_bad_requests_are_refused(folder: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown peer"):
         denoise_bench.run_denoise_bench(folder, [25], peers=("dncnn",))
-    with pytest.raises(ValueError, match="no images"):
+    with pytest.raises(ValueError, match="no supported images"):
         denoise_bench.run_denoise_bench(tmp_path, [25])
     with pytest.raises(ValueError, match="no such data folder"):
         denoise_bench.run_denoise_bench(tmp_path / "absent", [25])
