@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,33 +78,6 @@ def error_message(op: str, error: BaseException) -> str:
     return f"{op} failed with an unexpected {type(error).__name__}: {error}"
 
 
-class _Throttle:
-    """Decides which progress reports of one job are worth a signal."""
-
-    def __init__(self) -> None:
-        self.value = -1.0
-        self.message = ""
-        self.time = 0.0
-        self.preview_time = 0.0
-
-    def progress_due(self, value: float, message: str) -> bool:
-        now = time.monotonic()
-        moved = abs(value - self.value) >= _PROGRESS_STEP
-        changed = value != self.value or message != self.message
-        finished = value >= 1.0 and self.value < 1.0
-        if moved or finished or (changed and now - self.time >= _PROGRESS_INTERVAL_S):
-            self.value, self.message, self.time = value, message, now
-            return True
-        return False
-
-    def preview_due(self) -> bool:
-        now = time.monotonic()
-        if now - self.preview_time >= _PREVIEW_INTERVAL_S:
-            self.preview_time = now
-            return True
-        return False
-
-
 class _Worker(QObject):
     """Lives on the worker thread; runs one job at a time through :func:`engine.ops.run_op`."""
 
@@ -117,10 +89,11 @@ class _Worker(QObject):
 
     @Slot(object, object)
     def run(self, job: Job, token: Any) -> None:
-        from engine.core.progress import Cancelled
+        from engine.core.progress import Cancelled, Throttle
         from engine.ops import run_op
 
-        throttle = _Throttle()
+        throttle = Throttle(_PROGRESS_INTERVAL_S, step=_PROGRESS_STEP,
+                            preview_interval=_PREVIEW_INTERVAL_S)
 
         def report(fraction: float, message: str = "", preview: np.ndarray | None = None) -> None:
             value = min(max(float(fraction), 0.0), 1.0)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from engine.core.progress import Throttle
 from engine.version import __version__
 
 __all__ = ["ProgressBar", "main"]
@@ -96,16 +97,17 @@ class ProgressBar:
         self.interval = interval
         self.index = 0
         self.name = ""
-        self._last = 0.0
+        self._throttle = Throttle(0.1 if interactive else interval)
         self._drawn = 0
 
     def begin(self, index: int, name: str) -> None:
         """Start reporting on file ``index`` (1-based) called ``name``."""
         self.index, self.name = index, name
-        self._last = time.monotonic()
         if self.interactive:
-            self._last = 0.0
+            self._throttle = Throttle(0.1)
             self(0.0, "loading")
+        else:
+            self._throttle.restart()
 
     def line(self, fraction: float, message: str = "") -> str:
         """The text of the bar for ``fraction`` done."""
@@ -116,21 +118,18 @@ class ProgressBar:
         return f"{text} {message}".rstrip()
 
     def __call__(self, fraction: float, message: str = "", preview: Any = None) -> None:
-        if not self.enabled:
+        if not self.enabled or (not self.interactive and fraction >= 1.0):
             return
-        now = time.monotonic()
+        self._throttle.interval = 0.1 if self.interactive else self.interval
+        if not self._throttle.progress_due(fraction, message):
+            return
         if self.interactive:
-            if now - self._last < 0.1 and fraction < 1.0:
-                return
             width = max(shutil.get_terminal_size((80, 20)).columns - 1, 20)
             text = self.line(fraction, message)[:width]
             self.stream.write("\r" + text.ljust(self._drawn))
             self._drawn = len(text)
         else:
-            if now - self._last < self.interval or fraction >= 1.0:
-                return
             self.stream.write(self.line(fraction, message) + "\n")
-        self._last = now
         self.stream.flush()
 
     def clear(self) -> None:
