@@ -21,25 +21,12 @@ import numpy as np
 
 from desktop.document.composite import flatten_pixels
 from engine import io
+from engine.io.formats import keeps_16_bit, keeps_alpha
 
 if TYPE_CHECKING:
     from desktop.document.document import Document
 
 __all__ = ["export_flat", "export_layer", "export_mask", "keeps_alpha", "keeps_16_bit"]
-
-_ALPHA_SUFFIXES = {".png", ".tif", ".tiff", ".webp"}
-_DEEP_SUFFIXES = {".png", ".tif", ".tiff"}
-
-
-def keeps_alpha(path: str | Path) -> bool:
-    """True when the file type of ``path`` stores transparency (PNG, TIFF, WebP)."""
-    return Path(path).suffix.lower() in _ALPHA_SUFFIXES
-
-
-def keeps_16_bit(path: str | Path) -> bool:
-    """True when the file type of ``path`` stores 16 bits per channel (PNG, TIFF)."""
-    return Path(path).suffix.lower() in _DEEP_SUFFIXES
-
 
 def _check_target(path: Path, overwrite: bool) -> None:
     if not io.is_supported(path):

@@ -196,7 +196,7 @@ def _shrink(image: np.ndarray, factor: int, periodic: bool = False) -> np.ndarra
         return np.ascontiguousarray(image, dtype=np.float32)
     h, w = (max(1, round(side / factor)) for side in image.shape[:2])
     if periodic:
-        from engine.ops.texture.gan import periodic_resize
+        from engine.ops.texture.periodic import periodic_resize
 
         return np.clip(periodic_resize(image, h, w), 0.0, 1.0)
     out = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
@@ -553,7 +553,7 @@ def rebuild_best_layout(starts: Iterable[np.ndarray], sample: np.ndarray, *,
     assert best is not None
     height, width = shape[:2]
     if periodic:
-        from engine.ops.texture.gan import periodic_resize
+        from engine.ops.texture.periodic import periodic_resize
 
         grown = periodic_resize(best, height, width)
     else:
@@ -655,7 +655,7 @@ def smooth_noise(sample: np.ndarray, height: int, width: int, *, seed: int = 0,
                  forbidden: np.ndarray | None = None) -> np.ndarray:
     """Smooth periodic noise (16 px features) with the per-channel mean and spread of the
     sample pixels outside ``forbidden``: a neutral start for :func:`refine_texture`."""
-    from engine.ops.texture.gan import periodic_resize
+    from engine.ops.texture.periodic import periodic_resize
 
     channels = sample.shape[2]
     rng = np.random.default_rng(seed)
