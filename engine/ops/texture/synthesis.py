@@ -43,10 +43,11 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from engine.core.pixels import to_tensor
 from engine.core.progress import CancelToken, Progress, null_progress, sub_range
+from engine.ops.patchmatch import PatchField, match_histogram
 
 if TYPE_CHECKING:
-    import torch
 
     from engine.ops.texture.gan import TextureModel
 
@@ -66,13 +67,6 @@ its GAN generation (0.4 s)."""
 
 _LAYOUT_SCORE_SEED = 4242
 """Fixes the patches and directions of the layout score, so that choices are reproducible."""
-
-VOTE_QUANTILE = 0.75
-"""σ² of the vote weights is this quantile of the match distances (Wexler et al.); sharper
-weights (0.25, 0.05) left more stray matches in and scored worse."""
-_WINDOW_CACHE_FLOATS = 1 << 25
-"""Largest set of shifted texture windows kept between distance evaluations (128 MB)."""
-
 
 def refine_levels(texture_shape: tuple[int, int], sample_shape: tuple[int, int], patch: int,
                   levels: int, coarsest: int = 4) -> int:
@@ -150,31 +144,33 @@ def refine_texture(texture: np.ndarray, sample: np.ndarray, *, periodic: bool = 
            else np.asarray(forbidden, dtype=bool))
     rounds = [iterations + 2 * (level == count - 1) for level in range(count)]
     total, done = sum(rounds), 0
-    previous: _Level | None = None
+    previous: PatchField | None = None
     with torch.inference_mode():
         for level in reversed(range(count)):
             factor = 2 ** level
             source = _shrink(sample, factor)
-            state = _Level(_to_tensor(source, dev), _usable_origins(bad, source.shape[:2], patch),
-                           _to_tensor(_shrink(texture, factor, periodic), dev), patch, periodic)
+            usable = _usable_origins(bad, source.shape[:2], patch)
+            state = PatchField(to_tensor(source, dev)[0], usable,
+                               to_tensor(_shrink(texture, factor, periodic), dev)[0], patch,
+                               periodic=periodic)
+            reference = state.flat_source
+            if not usable.all():
+                reference = reference[:, _covered_pixels(usable, patch, *source.shape[:2])]
+            reference = reference.sort(dim=1).values
             coarsest = previous is None
             if coarsest:
-                state.nnf = state.random_origins(state.target_count, generator)
-                state.rescore()
+                state.random_init(generator)
             else:
                 state.upsample_from(previous, generator)
                 state.vote()
                 state.rescore()
             for _ in range(rounds[level]):
                 cancel.raise_if_cancelled()
-                for jump in ((8, 4, 2, 1) if coarsest else (2, 1)):
-                    state.propagate(jump)
-                radius = float(max(source.shape[:2])) if coarsest else float(4 * patch)
-                while radius >= 1.0:
-                    state.random_search(radius, generator)
-                    radius /= 2.0
+                state.search((8, 4, 2, 1) if coarsest else (2, 1),
+                             float(max(source.shape[:2])) if coarsest else float(4 * patch),
+                             generator)
                 state.vote()
-                state.match_histogram()
+                state.image = match_histogram(state.image, reference)
                 state.rescore()
                 done += 1
                 progress(done / total, f"rebuilding from the sample's patches ({done}/{total})")
@@ -182,12 +178,6 @@ def refine_texture(texture: np.ndarray, sample: np.ndarray, *, periodic: bool = 
     assert previous is not None
     out = previous.image.clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
     return np.ascontiguousarray(out, dtype=np.float32)
-
-
-def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(device)
 
 
 def _shrink(image: np.ndarray, factor: int, periodic: bool = False) -> np.ndarray:
@@ -231,228 +221,6 @@ def _covered_pixels(usable: np.ndarray, patch: int, height: int, width: int) -> 
     covered = cv2.dilate(corners, kernel, anchor=anchor, borderType=cv2.BORDER_CONSTANT,
                          borderValue=0)
     return np.flatnonzero(covered)
-
-
-class _Level:
-    """One pyramid level: the sample, the texture being rebuilt and its NNF.
-
-    Target neighbourhoods are indexed by their top-left corner: every pixel when periodic
-    (wrapping), else the ``(H - p + 1) × (W - p + 1)`` corners that fit. ``nnf`` holds, per
-    target, the flat index of the matched sample corner.
-    """
-
-    def __init__(self, source: torch.Tensor, usable: np.ndarray, image: torch.Tensor,
-                 patch: int, periodic: bool) -> None:
-        import torch
-
-        self.source = source
-        self.image = image
-        self.patch = patch
-        self.periodic = periodic
-        self.channels, self.sh, self.sw = source.shape
-        _, self.h, self.w = image.shape
-        self.th, self.tw = (self.h, self.w) if periodic else (self.h - patch + 1,
-                                                              self.w - patch + 1)
-        self.target_count = self.th * self.tw
-        self.uh, self.uw = usable.shape                         # corner grid of the sample
-        self.usable = torch.from_numpy(usable.reshape(-1)).to(source.device)
-        self.usable_list = torch.nonzero(self.usable).reshape(-1)
-        self.flat_source = source.reshape(self.channels, -1)
-        # Comparing only every second row and column of the patches (a lattice) halved the
-        # time and cost 40 % in SWD (9 samples: 126 → 178), so every pixel counts.
-        self.search_offsets = [(dy, dx) for dy in range(patch) for dx in range(patch)]
-        sorted_values = source.reshape(self.channels, -1)
-        if not usable.all():
-            sorted_values = sorted_values[:, _covered_pixels(usable, patch, self.sh, self.sw)]
-        self.sorted_source = sorted_values.sort(dim=1).values
-        self.nnf = torch.zeros(self.target_count, dtype=torch.long, device=source.device)
-        self.dist = torch.full((self.target_count,), float("inf"), device=source.device)
-        self._window_cache: tuple[torch.Tensor, list[torch.Tensor]] | None = None
-
-    # --- helpers ------------------------------------------------------------------------
-
-    def random_origins(self, count: int, generator: torch.Generator) -> torch.Tensor:
-        import torch
-
-        pick = torch.randint(self.usable_list.numel(), (count,), generator=generator,
-                             device=self.usable_list.device)
-        return self.usable_list[pick]
-
-    def _target_window(self, dy: int, dx: int) -> torch.Tensor:
-        """Texture pixels at offset (dy, dx) of every target: ``C × th × tw``."""
-        import torch
-
-        if self.periodic:
-            return torch.roll(self.image, shifts=(-dy, -dx), dims=(1, 2))
-        return self.image[:, dy:dy + self.th, dx:dx + self.tw]
-
-    def _source_pixels(self, base: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-        """Sample pixels at offset (dy, dx) of the corners whose top-left pixels are at the
-        flat indices ``base`` (from :meth:`_base`): ``C × th × tw``."""
-        values = self.flat_source[:, base + (dy * self.sw + dx)]
-        return values.reshape(self.channels, self.th, self.tw)
-
-    def _base(self, origins: torch.Tensor) -> torch.Tensor:
-        """Flat sample index of the top-left pixel of each corner in ``origins``."""
-        return (origins // self.uw) * self.sw + origins % self.uw
-
-    def _windows(self) -> list[torch.Tensor] | None:
-        """The texture's pixels at each search offset, kept while the image is unchanged
-        (when they fit in about 128 MB)."""
-        size = len(self.search_offsets) * self.channels * self.target_count
-        if size > _WINDOW_CACHE_FLOATS:
-            return None
-        if self._window_cache is None or self._window_cache[0] is not self.image:
-            windows = [self._target_window(dy, dx).contiguous()
-                       for dy, dx in self.search_offsets]
-            self._window_cache = (self.image, windows)
-        return self._window_cache[1]
-
-    def distance(self, origins: torch.Tensor) -> torch.Tensor:
-        """Mean squared difference of every target to the sample corner in ``origins``."""
-        base = self._base(origins)
-        windows = self._windows()
-        total = None
-        for n, (dy, dx) in enumerate(self.search_offsets):
-            target = windows[n] if windows is not None else self._target_window(dy, dx)
-            diff = target - self._source_pixels(base, dy, dx)
-            part = (diff * diff).sum(dim=0)
-            total = part if total is None else total + part
-        assert total is not None
-        return total.reshape(-1) / float(len(self.search_offsets) * self.channels)
-
-    def consider(self, candidates: torch.Tensor) -> None:
-        """Keep each candidate corner (invalid ones are −1) where it is closer."""
-        import torch
-
-        valid = candidates >= 0
-        safe = torch.where(valid, candidates, self.nnf)
-        valid &= self.usable[safe]
-        dist = self.distance(safe)
-        better = valid & (dist < self.dist)
-        self.nnf = torch.where(better, safe, self.nnf)
-        self.dist = torch.where(better, dist, self.dist)
-
-    def rescore(self) -> None:
-        self.dist = self.distance(self.nnf)
-
-    # --- search -------------------------------------------------------------------------
-
-    def propagate(self, jump: int) -> None:
-        """Try the matches of the four neighbours ``jump`` away, shifted by ``jump``."""
-        import torch
-
-        grid = self.nnf.reshape(self.th, self.tw)
-        rows, cols = grid // self.uw, grid % self.uw
-        for axis, sign in ((0, 1), (0, -1), (1, 1), (1, -1)):
-            shift = sign * jump
-            if self.periodic:
-                n_rows = torch.roll(rows, shifts=shift, dims=axis)
-                n_cols = torch.roll(cols, shifts=shift, dims=axis)
-                inside = torch.ones_like(grid, dtype=torch.bool)
-            else:
-                n_rows, n_cols, inside = _shifted(rows, cols, shift, axis)
-            if axis == 0:
-                n_rows = n_rows + shift
-            else:
-                n_cols = n_cols + shift
-            inside &= (n_rows >= 0) & (n_rows < self.uh) & (n_cols >= 0) & (n_cols < self.uw)
-            candidate = torch.where(inside, n_rows * self.uw + n_cols, -1)
-            self.consider(candidate.reshape(-1))
-
-    def random_search(self, radius: float, generator: torch.Generator) -> None:
-        """Try one random corner within ``radius`` of each current match."""
-        import torch
-
-        rows, cols = self.nnf // self.uw, self.nnf % self.uw
-        r = max(1, int(radius))
-        dy = torch.randint(-r, r + 1, rows.shape, generator=generator, device=rows.device)
-        dx = torch.randint(-r, r + 1, rows.shape, generator=generator, device=rows.device)
-        rows = (rows + dy).clamp(0, self.uh - 1)
-        cols = (cols + dx).clamp(0, self.uw - 1)
-        self.consider(rows * self.uw + cols)
-
-    def upsample_from(self, coarse: _Level, generator: torch.Generator) -> None:
-        """Start from the coarse NNF: each target takes its parent's match, doubled."""
-        import torch
-
-        dev = self.nnf.device
-        y = torch.arange(self.th, device=dev)
-        x = torch.arange(self.tw, device=dev)
-        py = (y // 2).clamp(max=coarse.th - 1)
-        px = (x // 2).clamp(max=coarse.tw - 1)
-        parent = coarse.nnf.reshape(coarse.th, coarse.tw)[py][:, px]
-        rows = (parent // coarse.uw) * 2 + (y % 2)[:, None]
-        cols = (parent % coarse.uw) * 2 + (x % 2)[None, :]
-        rows = rows.clamp(0, self.uh - 1)
-        cols = cols.clamp(0, self.uw - 1)
-        nnf = (rows * self.uw + cols).reshape(-1)
-        fallback = self.random_origins(nnf.numel(), generator)
-        self.nnf = torch.where(self.usable[nnf], nnf, fallback)
-
-    # --- vote ---------------------------------------------------------------------------
-
-    def match_histogram(self) -> None:
-        """Give each channel the sample's distribution of values (rank for rank).
-
-        Averaging overlapping matches pulls values toward the mean, and a search against a
-        washed-out image then prefers the sample's flattest patches; restoring the histogram
-        after every vote keeps the highlights and shadows in play (Heeger & Bergen 1995)."""
-        import torch
-
-        flat = self.image.reshape(self.channels, -1)
-        order = flat.argsort(dim=1)
-        n, m = flat.shape[1], self.sorted_source.shape[1]
-        picks = ((torch.arange(n, device=flat.device, dtype=torch.float64) + 0.5) * (m / n))
-        picks = picks.long().clamp_(0, m - 1)
-        matched = torch.empty_like(flat)
-        matched.scatter_(1, order, self.sorted_source[:, picks])
-        self.image = matched.reshape(self.image.shape)
-
-    def vote(self) -> None:
-        """Each pixel ← weighted mean of what the overlapping matches put there."""
-        import torch
-
-        dist = self.dist if torch.isfinite(self.dist).all() else self.distance(self.nnf)
-        sigma2 = torch.quantile(dist[:: max(1, dist.numel() // 65536)], VOTE_QUANTILE)
-        sigma2 = sigma2.clamp_min(1e-6)
-        weight = torch.exp(-dist / (2.0 * sigma2)).reshape(1, self.th, self.tw)
-        total = torch.zeros_like(self.image)
-        norm = torch.zeros_like(self.image[:1])
-        base = self._base(self.nnf)
-        for dy in range(self.patch):
-            for dx in range(self.patch):
-                values = self._source_pixels(base, dy, dx) * weight
-                if self.periodic:
-                    total += torch.roll(values, shifts=(dy, dx), dims=(1, 2))
-                    norm += torch.roll(weight, shifts=(dy, dx), dims=(1, 2))
-                else:
-                    total[:, dy:dy + self.th, dx:dx + self.tw] += values
-                    norm[:, dy:dy + self.th, dx:dx + self.tw] += weight
-        self.image = total / norm.clamp_min(1e-12)
-
-
-def _shifted(rows: torch.Tensor, cols: torch.Tensor, shift: int, axis: int
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``rows``/``cols`` moved by ``shift`` along ``axis`` (no wrap) and where that is defined."""
-    import torch
-
-    n_rows = torch.zeros_like(rows)
-    n_cols = torch.zeros_like(cols)
-    inside = torch.zeros_like(rows, dtype=torch.bool)
-    size = rows.shape[axis]
-    if abs(shift) >= size:
-        return n_rows, n_cols, inside
-    src = [slice(None), slice(None)]
-    dst = [slice(None), slice(None)]
-    if shift > 0:
-        src[axis], dst[axis] = slice(0, size - shift), slice(shift, size)
-    else:
-        src[axis], dst[axis] = slice(-shift, size), slice(0, size + shift)
-    n_rows[tuple(dst)] = rows[tuple(src)]
-    n_cols[tuple(dst)] = cols[tuple(src)]
-    inside[tuple(dst)] = True
-    return n_rows, n_cols, inside
 
 
 def candidate_seed(seed: int, index: int) -> int:
