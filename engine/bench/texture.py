@@ -5,12 +5,12 @@ then each method synthesises a ``size×size`` texture with a fixed seed:
 
 * ``gan``: what the ``texture_gan`` op gives by default:
   :func:`engine.ops.texture.gan.train_texture_gan` for ``gan_seconds`` (the device's default when
-  omitted), then :func:`engine.ops.texture.synthesis.rebuild_gan_texture` (the best of 32 GAN
+  omitted), then :func:`engine.ops.texture.layouts.rebuild_gan_texture` (the best of 32 GAN
   layouts, rebuilt from the sample's patches); ``gan_raw`` is the generator's plain output
   (:func:`~engine.ops.texture.gan.generate_texture`) for the same seed;
 * ``quilt``: :func:`engine.ops.texture.quilting.quilt` with its default block and overlap (the
   ``texture_patch`` op's default method);
-* ``pm``: :func:`engine.ops.texture.synthesis.synthesise_texture` (``texture_patch`` with
+* ``pm``: :func:`engine.ops.texture.layouts.synthesise_texture` (``texture_patch`` with
   ``method=patchmatch``);
 * ``gmic``: ``gmic <sample> syntexturize_matchpatch size,size`` when ``gmic`` is on the PATH.
 
@@ -139,7 +139,7 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
         Seeds every method.
     layouts : int, optional
         Candidate layouts of the GAN op and of patchmatch
-        (:data:`engine.ops.texture.synthesis.LAYOUTS` when omitted).
+        (:data:`engine.ops.texture.layouts.LAYOUTS` when omitted).
     models_dir : str or Path, optional
         Keep the trained GANs here (``<image stem>-<seed>-<seconds>s.safetensors``) and reuse
         them when present.
@@ -164,8 +164,8 @@ def run_texture_bench(data_dir: str | Path, *, limit: int | None = None, size: i
         resolve_model_size,
         train_texture_gan,
     )
+    from engine.ops.texture.layouts import LAYOUTS, rebuild_gan_texture, synthesise_texture
     from engine.ops.texture.quilting import quilt
-    from engine.ops.texture.synthesis import LAYOUTS, rebuild_gan_texture, synthesise_texture
 
     paths = list_images(data_dir, limit)
     torch_device = select_device(device)

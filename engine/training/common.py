@@ -1,15 +1,15 @@
 """Pieces shared by the training recipes (:mod:`engine.training.denoise`,
-:mod:`engine.training.inpaint`).
+:mod:`engine.training.inpaint` ...).
 
-Data listing and the held-out split, checkpoints (written atomically, read back with
-``torch.load(weights_only=True)``), the JSONL log, the time/step budget, the optimiser step with
-its learning-rate schedule and weight moving average, export to safetensors plus the manifest
-merge, and the command-line flags every recipe has. torch is imported inside the functions only.
+Data listing, crops and the held-out split, checkpoints (written atomically, read back with
+``torch.load(weights_only=True)``), the JSONL log, the time/step budget, and the optimiser step
+with its learning-rate schedule and weight moving average. Export is
+:mod:`engine.training.export`, the flags every recipe has :mod:`engine.training.cli`. torch is
+imported inside the functions only.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -32,24 +32,18 @@ if TYPE_CHECKING:
 __all__ = [
     "LoopConfig",
     "RunState",
-    "add_export_arguments",
-    "add_run_arguments",
-    "add_schedule_arguments",
     "append_log",
     "centre_crop",
     "config_from",
-    "export_weights",
     "hardware",
     "initial_weights",
     "list_images",
     "load_checkpoint",
     "load_images",
     "lr_at",
-    "merge_manifest_entry",
     "optimizer_step",
     "random_crop",
     "restore_state",
-    "run_main",
     "save_checkpoint",
     "split_files",
     "stop_reason",
@@ -347,9 +341,6 @@ def optimizer_step(loss: torch.Tensor, model: torch.nn.Module, ema: torch.nn.Mod
             e.lerp_(p, 1.0 - decay)
 
 
-# ---------------------------------------------------------------------------------- export
-
-
 def initial_weights(path: Path) -> dict[str, torch.Tensor]:
     """Weights to start a run from: an exported ``.safetensors`` file or a checkpoint's EMA."""
     if Path(path).suffix == ".safetensors":
@@ -357,102 +348,3 @@ def initial_weights(path: Path) -> dict[str, torch.Tensor]:
 
         return load_file(str(path))
     return load_checkpoint(Path(path))["ema"]
-
-
-def export_weights(state: Mapping[str, Any], out_dir: Path, name: str, architecture: str
-                   ) -> tuple[Path, dict[str, torch.Tensor]]:
-    """Write a checkpoint's EMA weights (float32) to ``out_dir/<name>.safetensors``.
-
-    Returns
-    -------
-    path : Path
-    tensors : dict of str to Tensor
-    """
-    from safetensors.torch import save_file
-
-    tensors = {k: v.detach().float().contiguous() for k, v in state["ema"].items()}
-    path = Path(out_dir) / f"{name}.safetensors"
-    save_file(tensors, str(path), metadata={"architecture": architecture,
-                                            "step": str(state["step"])})
-    path.chmod(0o644)
-    return path, tensors
-
-
-def merge_manifest_entry(out_dir: Path, name: str, entry: dict[str, Any]) -> None:
-    """Read the manifest, set ``models[name] = entry``, write it back atomically.
-
-    Other models' entries (written by other recipes) are kept as they are.
-    """
-    from engine.models.weights import MANIFEST
-
-    manifest_path = Path(out_dir) / MANIFEST
-    manifest: dict[str, Any] = {"models": {}}
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        manifest.setdefault("models", {})
-    manifest["models"][name] = entry
-    manifest["models"] = dict(sorted(manifest["models"].items()))
-    with atomic_write(manifest_path, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(manifest, indent=2) + "\n")
-
-
-# ---------------------------------------------------------------------------------- CLI
-
-
-def add_run_arguments(parser: argparse.ArgumentParser, *, configs: Sequence[str],
-                      run_dir_help: str, data: Path, data_help: str) -> None:
-    """``--config``, ``--run-dir``, ``--data``."""
-    parser.add_argument("--config", choices=sorted(configs), default="cpu")
-    parser.add_argument("--run-dir", type=Path, default=None, help=run_dir_help)
-    parser.add_argument("--data", type=Path, default=data, help=data_help)
-
-
-def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--steps``, ``--minutes``, ``--resume``, ``--device``, ``--threads``, ``--seed``."""
-    parser.add_argument("--steps", type=int, default=None, help="override the schedule length")
-    parser.add_argument("--minutes", type=float, default=None,
-                        help="stop cleanly after this many minutes and save")
-    parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--seed", type=int, default=0)
-
-
-def add_export_arguments(parser: argparse.ArgumentParser, model_name: str) -> None:
-    """``--export``, ``--checkpoint``, ``--name``, ``--out``, ``--quality``."""
-    parser.add_argument("--export", action="store_true",
-                        help="export the run's best checkpoint to resources/models and exit")
-    parser.add_argument("--checkpoint", default="best.pt", help="checkpoint to export")
-    parser.add_argument("--name", default=model_name, help="manifest name of the exported model")
-    parser.add_argument("--out", type=Path, default=None, help="models folder to export into")
-    parser.add_argument("--quality", type=Path, default=None,
-                        help="JSON of measured benchmark figures to put in the manifest")
-
-
-def run_main(args: argparse.Namespace, run_dir: Path, export: Callable[..., dict[str, Any]],
-             train: Callable[[], dict[str, Any]]) -> int:
-    """The common body of a recipe's ``main``: set threads, then export or train and print.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        Parsed flags (see the ``add_*_arguments`` functions).
-    run_dir : Path
-        The run folder.
-    export : callable
-        The recipe's ``export(run_dir, out_dir, *, name, checkpoint, quality)``.
-    train : callable
-        Trains with the parsed flags and returns the summary.
-    """
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    if args.export:
-        quality = json.loads(args.quality.read_text()) if args.quality else None
-        entry = export(run_dir, args.out, name=args.name, checkpoint=args.checkpoint,
-                       quality=quality)
-        print(json.dumps(entry, indent=2))
-        return 0
-    print(json.dumps(train()))
-    return 0

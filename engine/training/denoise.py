@@ -40,41 +40,40 @@ the shipped weights::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.core.pixels import from_tensor, to_tensor_batch
-from engine.training.common import (
-    RunState,
+from engine.training.cli import (
     add_export_arguments,
     add_run_arguments,
     add_schedule_arguments,
+    run_main,
+)
+from engine.training.common import (
+    RunState,
     append_log,
     centre_crop,
     config_from,
-    export_weights,
     hardware,
     initial_weights,
     list_images,
     load_checkpoint,
     load_images,
-    merge_manifest_entry,
     random_crop,
     restore_state,
-    run_main,
     save_checkpoint,
     split_files,
     train_loop,
     train_state,
 )
+from engine.training.export import export_run
 from engine.training.noise import NoiseSpec, synthesize_batch
 
 if TYPE_CHECKING:
@@ -396,38 +395,22 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
     dict
         The manifest entry written.
     """
-    from engine.models.weights import models_dir, sha256_file
-    from engine.ops.denoise.net import ARCHITECTURE
+    from engine.ops.denoise import ARCHITECTURE
 
-    run_dir = Path(run_dir)
-    out_dir = Path(out_dir) if out_dir is not None else models_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state = load_checkpoint(run_dir / checkpoint)
-    config = config_from(TrainConfig, state["config"])
-    path, tensors = export_weights(state, out_dir, name, ARCHITECTURE)
-    entry: dict[str, Any] = {
-        "file": path.name,
-        "sha256": sha256_file(path),
-        "architecture": ARCHITECTURE,
-        "config": config.model_config(),
-        "task": "denoise",
-        "parameters": int(sum(t.numel() for t in tensors.values())),
-        "training_data": (f"{Path(state['data']).name}: {state['train_images']} images "
-                          f"(CBSD432 = BSDS500 minus CBSD68); held out for validation: "
-                          f"{len(state['val_images'])} images"),
-        "noise": "Gaussian 0-75, Poisson-Gaussian, channel-correlated, JPEG q20-95 "
-                 "(engine/training/noise.py)",
-        "recipe": f"engine/training/denoise.py, train config {json.dumps(asdict(config))}",
-        "steps": int(state["step"]),
-        "hardware": state["hardware"],
-        "train_minutes": round(float(state["elapsed"]) / 60.0, 1),
-        "val_psnr_heldout_cbsd432": {k: round(v, 3) for k, v in (state.get("val") or {}).items()},
-        "exported": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    if quality:
-        entry["quality"] = quality
-    merge_manifest_entry(out_dir, name, entry)
-    return entry
+    def describe(state: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "training_data": (f"{Path(state['data']).name}: {state['train_images']} images "
+                              f"(CBSD432 = BSDS500 minus CBSD68); held out for validation: "
+                              f"{len(state['val_images'])} images"),
+            "noise": "Gaussian 0-75, Poisson-Gaussian, channel-correlated, JPEG q20-95 "
+                     "(engine/training/noise.py)",
+            "val_psnr_heldout_cbsd432": {k: round(v, 3)
+                                         for k, v in (state.get("val") or {}).items()},
+        }
+
+    return export_run(run_dir, out_dir, name=name, checkpoint=checkpoint, quality=quality,
+                      architecture=ARCHITECTURE, task="denoise", recipe="denoise",
+                      config_type=TrainConfig, describe=describe)
 
 
 # ---------------------------------------------------------------------------------- CLI

@@ -42,11 +42,9 @@ On a GPU (same architecture, larger crops and batches, many more steps)::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,28 +53,29 @@ import numpy as np
 from engine.core.metrics import masked_psnr
 from engine.core.pixels import from_tensor, to_tensor_batch
 from engine.ops.inpaint.diffusion import telea_fill
-from engine.training.common import (
-    RunState,
+from engine.training.cli import (
     add_export_arguments,
     add_run_arguments,
     add_schedule_arguments,
+    run_main,
+)
+from engine.training.common import (
+    RunState,
     append_log,
     centre_crop,
     config_from,
-    export_weights,
     hardware,
     list_images,
     load_checkpoint,
     load_images,
-    merge_manifest_entry,
     random_crop,
     restore_state,
-    run_main,
     save_checkpoint,
     split_files,
     train_loop,
     train_state,
 )
+from engine.training.export import export_run
 from engine.training.hole_masks import random_mask
 
 if TYPE_CHECKING:
@@ -391,41 +390,24 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
     dict
         The manifest entry written.
     """
-    from engine.models.weights import models_dir, sha256_file
-    from engine.ops.inpaint.net import ARCHITECTURE
+    from engine.ops.inpaint import ARCHITECTURE
 
-    run_dir = Path(run_dir)
-    out_dir = Path(out_dir) if out_dir is not None else models_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state = load_checkpoint(run_dir / checkpoint)
-    config = config_from(TrainConfig, state["config"])
-    path, tensors = export_weights(state, out_dir, name, ARCHITECTURE)
-    entry: dict[str, Any] = {
-        "file": path.name,
-        "sha256": sha256_file(path),
-        "architecture": ARCHITECTURE,
-        "config": config.model_config(),
-        "task": "inpaint",
-        "parameters": int(sum(t.numel() for t in tensors.values())),
-        "training_data": (f"{Path(state['data']).name}: {state['train_images']} photos "
-                          f"(CBSD432 = BSDS500 minus CBSD68; held out for validation: "
-                          f"{len(state['val_images'])}) + {state.get('textures', 0)} texture "
-                          f"photos; holes from engine/training/hole_masks.py (strokes, blobs, "
-                          f"scratches)"),
-        "recipe": f"engine/training/inpaint.py, train config {json.dumps(asdict(config))}",
-        "steps": int(state["step"]),
-        "hardware": state["hardware"],
-        "train_minutes": round(float(state["elapsed"]) / 60.0, 1),
-        "val_masked_psnr_heldout_cbsd432": {k: round(v, 3)
-                                            for k, v in (state.get("val") or {}).items()},
-        "telea_masked_psnr_same_holes": {k: round(v, 3)
-                                         for k, v in (state.get("baseline") or {}).items()},
-        "exported": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    if quality:
-        entry["quality"] = quality
-    merge_manifest_entry(out_dir, name, entry)
-    return entry
+    def describe(state: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "training_data": (f"{Path(state['data']).name}: {state['train_images']} photos "
+                              f"(CBSD432 = BSDS500 minus CBSD68; held out for validation: "
+                              f"{len(state['val_images'])}) + {state.get('textures', 0)} "
+                              f"texture photos; holes from engine/training/hole_masks.py "
+                              f"(strokes, blobs, scratches)"),
+            "val_masked_psnr_heldout_cbsd432": {k: round(v, 3)
+                                                for k, v in (state.get("val") or {}).items()},
+            "telea_masked_psnr_same_holes": {k: round(v, 3)
+                                             for k, v in (state.get("baseline") or {}).items()},
+        }
+
+    return export_run(run_dir, out_dir, name=name, checkpoint=checkpoint, quality=quality,
+                      architecture=ARCHITECTURE, task="inpaint", recipe="inpaint",
+                      config_type=TrainConfig, describe=describe)
 
 
 # ---------------------------------------------------------------------------------- CLI

@@ -16,7 +16,8 @@ from engine.core.device import Fallback
 from engine.core.masks import on_mask_region
 from engine.core.params import Choice, Float, Int
 from engine.core.progress import CancelToken, Progress
-from engine.ops.classical.deconvolution import KERNELS, make_kernel, richardson_lucy, wiener
+from engine.ops.classical.deconvolution import richardson_lucy, wiener
+from engine.ops.classical.kernels import KERNELS, make_kernel
 from engine.ops.registry import Op, OpResult, register
 
 __all__ = ["KERNEL_PARAMS", "RichardsonLucyOp", "WienerOp", "kernel_from_params"]

@@ -18,7 +18,7 @@ with a live preview; the trained model is returned in ``info["model"]`` and kept
 seed, size or tiling) generates at once, and asking for more training time continues from it.
 With ``sample_detail`` on (the default) the generator draws ``layouts`` (32) arrangements, and
 the one whose coarse patches come closest to the sample's is rebuilt from the sample's patches
-(:func:`engine.ops.texture.synthesis.rebuild_gan_texture`, PatchMatch texture optimisation): on a
+(:func:`engine.ops.texture.layouts.rebuild_gan_texture`, PatchMatch texture optimisation): on a
 CPU budget the GAN alone is soft, and this is what makes it sharp.
 ``texture_patch`` is classical image quilting (:mod:`engine.ops.texture.quilting`; no training, a
 1024×1024 texture in seconds) or the same PatchMatch synthesis started from noise layouts.
@@ -185,7 +185,7 @@ class TextureGanOp(Op):
             sample_hash,
             train_texture_gan,
         )
-        from engine.ops.texture.synthesis import rebuild_gan_texture
+        from engine.ops.texture.layouts import rebuild_gan_texture
 
         mode = params["mode"]
         sample, forbidden = texture_sample(image, mask, mode)
@@ -307,8 +307,8 @@ class TexturePatchOp(Op):
 
     def run(self, image: np.ndarray, mask: np.ndarray | None, params: Mapping[str, Any],
             progress: Progress, cancel: CancelToken, device: str | None) -> OpResult:
+        from engine.ops.texture.layouts import synthesise_texture
         from engine.ops.texture.quilting import quilt
-        from engine.ops.texture.synthesis import synthesise_texture
 
         mode = params["mode"]
         sample, forbidden = texture_sample(image, mask, mode)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from engine import bench
-from engine.bench import classical, common, degrade
+from engine.bench import classical, common, degrade, peers
 from engine.cli import main
 from engine.core.metrics import mask_precision_recall
 from engine.core.pixels import from_float
@@ -168,8 +168,8 @@ def test_format_table_aligns_columns_and_marks_missing_values():
 
 def test_peers_run_on_the_same_input_and_absent_ones_are_skipped(data_dir, capsys, monkeypatch):
     monkeypatch.setattr(classical, "PEERS", (
-        classical.Peer("do nothing", "adaptive_median", "numpy", lambda image, sample: image),
-        classical.Peer("missing lib", "adaptive_median", "no_such_module_xyz",
+        peers.Peer("do nothing", "adaptive_median", "numpy", lambda image, sample: image),
+        peers.Peer("missing lib", "adaptive_median", "no_such_module_xyz",
                    lambda image, sample: image),
     ))
     assert main(["bench", "classical", "--data", str(data_dir), "--limit", "1",

@@ -9,7 +9,7 @@ import pytest
 from engine.core.params import ParamError
 from engine.core.progress import Cancelled, CancelToken
 from engine.ops import get_op, run_op
-from engine.ops.classical.deconvolution import blur, make_kernel
+from engine.ops.classical.kernels import blur, make_kernel
 
 DEBLUR_OPS = ["deblur_wiener", "deblur_rl"]
 

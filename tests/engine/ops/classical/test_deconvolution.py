@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from engine.core.progress import Cancelled, CancelToken
-from engine.ops.classical.deconvolution import blur, make_kernel, richardson_lucy, wiener
+from engine.ops.classical.deconvolution import richardson_lucy, wiener
+from engine.ops.classical.kernels import blur, make_kernel
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
