@@ -1,11 +1,11 @@
 """Choosing the layout of a synthesised texture, then rebuilding it from the sample's patches.
 
-Where large structures go decides most of how close a synthesis comes to its sample, and one
-start often settles on a poor arrangement, so :func:`rebuild_best_layout` lays out several
-starts at 1/8 scale (cheap), keeps the one whose patches are distributed most like the
-sample's (:func:`layout_distance`) and details only that one
-(:func:`engine.ops.texture.synthesis.refine_texture`). The ``texture_gan`` op draws its starts from the GAN
-(:func:`rebuild_gan_texture`), ``texture_patch``'s patchmatch method from smooth noise
+Where large structures go decides most of how close a synthesis comes to its sample, and one start
+often settles on a poor arrangement, so :func:`rebuild_best_layout` lays out several starts at 1/8
+scale (cheap), keeps the one whose patches are distributed most like the sample's
+(:func:`layout_distance`) and details only that one
+(:func:`engine.ops.texture.synthesis.refine_texture`). The ``texture_gan`` op draws its starts from
+the GAN (:func:`rebuild_gan_texture`), ``texture_patch``'s patchmatch method from smooth noise
 (:func:`synthesise_texture`).
 
 On one core of a shared 2-core Xeon, 32 layouts and the rebuild take 12 s (noise layouts) to
