@@ -23,6 +23,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from engine.core.params import Float, Int
+from engine.core.resources import resources_dir
 from engine.ops.registry import Op, OpError, all_ops, run_op
 from engine.version import __version__
 
@@ -262,6 +263,14 @@ def _check_models(stream: TextIO, folder: Path | None) -> int:
     return failures
 
 
+def _installation() -> str:
+    """How this copy runs: a frozen app, a source checkout, or an installed package."""
+    if getattr(sys, "frozen", False):
+        return "frozen app"
+    checkout = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    return "source checkout" if checkout.is_file() else "installed package"
+
+
 def run_selftest(stream: TextIO = sys.stdout, *, ops: Iterable[str] | None = None,
                  models_folder: Path | None = None, device: str | None = None,
                  op_time_limit: float = OP_TIME_LIMIT) -> int:
@@ -287,7 +296,7 @@ def run_selftest(stream: TextIO = sys.stdout, *, ops: Iterable[str] | None = Non
     """
     started = time.perf_counter()
     print(f"PixelMend {__version__} self-test (Python {sys.version.split()[0]}, "
-          f"{'frozen' if getattr(sys, 'frozen', False) else 'source'})", file=stream)
+          f"{_installation()}; resources: {resources_dir()})", file=stream)
     failures = _check_runtime(stream)
     failures += _check_models(stream, models_folder)
 

@@ -1,18 +1,32 @@
-"""Where the shipped resources (model weights, icons, demo image) live.
+"""Where the shipped resources (model weights, icons) live.
 
-In a source checkout or an editable install they are in ``resources/`` at the repository root;
-in a frozen app they are unpacked beside the executable. ``PIXELMEND_RESOURCES`` overrides both.
+- ``PIXELMEND_RESOURCES`` overrides everything.
+- A frozen app unpacks them beside its executable (``resources/``).
+- A source checkout or an editable install reads ``resources/`` at the repository root.
+- An installed wheel carries them as data files under ``share/pixelmend/`` of the environment
+  (``<prefix>/share/pixelmend``, or the user base for ``pip install --user``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import sysconfig
 from pathlib import Path
 
 __all__ = ["RESOURCES_ENV", "resources_dir"]
 
 RESOURCES_ENV = "PIXELMEND_RESOURCES"
+_SOURCE = Path(__file__).resolve().parents[2] / "resources"
+
+
+def _installed_candidates() -> list[Path]:
+    """``share/pixelmend`` under each data folder an installation may have used."""
+    roots = [sysconfig.get_path("data"), sys.prefix, sys.base_prefix]
+    with contextlib.suppress(KeyError):  # no user scheme on this platform
+        roots.append(sysconfig.get_path("data", f"{os.name}_user"))
+    return [Path(root) / "share" / "pixelmend" for root in roots if root]
 
 
 def resources_dir() -> Path:
@@ -23,4 +37,9 @@ def resources_dir() -> Path:
     frozen_root = getattr(sys, "_MEIPASS", None)
     if frozen_root:
         return Path(frozen_root) / "resources"
-    return Path(__file__).resolve().parents[2] / "resources"
+    if (_SOURCE / "models").is_dir():
+        return _SOURCE
+    for candidate in _installed_candidates():
+        if (candidate / "models").is_dir():
+            return candidate
+    return _SOURCE  # missing everywhere: errors name the place a checkout would have it
