@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip wheel
 	$(BIN)/python -m pip install "$(TORCH_PIN)"
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install -e ".[dev,cluster]"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 __all__ = ["CLI_COMMANDS", "main"]
 
-CLI_COMMANDS = frozenset({"ops", "run", "bench", "--version", "-h", "--help"})
+CLI_COMMANDS = frozenset({"ops", "run", "batch", "bench", "--version", "-h", "--help"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

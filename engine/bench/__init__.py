@@ -47,6 +47,7 @@ class Suite:
 
 
 SUITES: dict[str, Suite] = {
+    "batch": Suite("engine.bench.batch:suite", "engine.bench.batch:add_suite_arguments"),
     "classical": Suite("engine.bench.classical:classical_suite"),
     "denoise": Suite("engine.bench.denoise:suite", "engine.bench.denoise:add_suite_arguments"),
     "inpaint": Suite("engine.bench.inpaint:suite",

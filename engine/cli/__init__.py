@@ -1,4 +1,4 @@
-"""The headless ``pixelmend`` commands: ``ops``, ``run`` and ``bench``.
+"""The headless ``pixelmend`` commands: ``ops``, ``run``, ``batch`` and ``bench``.
 
 Synopsis::
 
@@ -8,6 +8,8 @@ Synopsis::
                   [--recursive] [--format png|tif|jpg|webp] [--device auto|cpu|cuda|mps]
                   [--max-pixels N] [--quiet] [--debug]
     pixelmend run --recipe FILE INPUT... -o OUTPUT [...]
+    pixelmend batch RECIPE INPUT... -o OUT_DIR [--workers N] [--ray ADDRESS|local]
+                    [--recursive] [--dry-run]
     pixelmend bench SUITE --data DIR [--limit N] [--ops a,b] [--json FILE] [--threads N]
 
 The ``pixelmend`` console script is :mod:`desktop.launcher`: it sends these commands here and
@@ -25,6 +27,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from engine.cli.batch_cmd import batch_parser, cmd_batch
 from engine.cli.bench_cmd import bench_parser, cmd_bench
 from engine.cli.common import (
     EXIT_CANCELLED,
@@ -86,6 +89,8 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "ops": Command("list the ops and their parameters", ops_parser, cmd_ops),
     "run": Command("run an op (or a recipe) on files or folders", run_parser, cmd_run),
+    "batch": Command("run a recipe over many files: resumable, parallel, on Ray",
+                     batch_parser, cmd_batch),
     "bench": Command("measure the quality and speed of ops", bench_parser, cmd_bench),
 }
 
@@ -127,8 +132,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 def console_main() -> None:  # pragma: no cover - a wrapper for `python -m engine.cli`
     """Entry point that exits with :func:`main`'s code."""
     sys.exit(main())
-
-
-if __name__ == "__main__":  # pragma: no cover
-    console_main()
-

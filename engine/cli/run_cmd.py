@@ -8,10 +8,9 @@ import textwrap
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from engine.batch.plan import FORMATS
 from engine.cli.common import (
     EXIT_CANCELLED,
     EXIT_FAILED,
@@ -25,10 +24,9 @@ from engine.cli.common import (
     print_error,
 )
 from engine.cli.progress_bar import ProgressBar
+from engine.core.recipe import Recipe
 
-__all__ = ["FORMATS", "cmd_run", "run_parser"]
-
-FORMATS = {"png": ".png", "tif": ".tif", "jpg": ".jpg", "webp": ".webp"}
+__all__ = ["cmd_run", "run_parser"]
 
 
 def run_parser(argv: Sequence[str] = ()) -> Parser:
@@ -49,8 +47,9 @@ def run_parser(argv: Sequence[str] = ()) -> Parser:
             Ops that propose a mask (defect detection, template matching) write it as an
             8-bit PNG, white = proposed, black = not.
 
-            With --recipe, the op and its params come from the recipe file and every
-            positional argument is an input; --set overrides the recipe's params.
+            With --recipe, the op (or the steps, run one after another) and the params come
+            from the recipe file, or a shipped recipe by name (restore-old-photo), and every
+            positional argument is an input; --set overrides a one-op recipe's params.
             An existing output is never replaced without --overwrite, and an input file is
             never overwritten."""),
         epilog=f"examples:\n  {PROG} run adaptive_median scan.png -o clean.png\n"
@@ -69,7 +68,8 @@ def run_parser(argv: Sequence[str] = ()) -> Parser:
                         metavar="NAME=VALUE", help="set a parameter (repeatable); see "
                                                    f"'{PROG} ops'")
     parser.add_argument("--recipe", metavar="FILE",
-                        help='recipe JSON {"op": ..., "params": {...}} giving the op and params')
+                        help='recipe JSON: {"op": ..., "params": {...}}, or {"steps": [...]}; '
+                             "or the name of a shipped recipe (restore-old-photo)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--recursive", action="store_true",
                         help="also take images from sub-folders of folder inputs")
@@ -87,202 +87,81 @@ def run_parser(argv: Sequence[str] = ()) -> Parser:
     return parser
 
 
-@dataclass(frozen=True)
-class Job:
-    """One input file and where its result goes."""
-
-    source: Path
-    target: Path
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """Everything ``run`` decided before touching the first file."""
-
-    op: str
-    params: dict[str, Any]
-    jobs: list[Job]
-    mask_path: Path | None
-    device: str | None
-    overwrite: bool
-    max_pixels: int | None
-
-
-def _resolve_op_and_params(args: argparse.Namespace) -> tuple[str, list[str], dict[str, Any]]:
-    """The op name, the input paths and the validated params (recipe, then ``--set``)."""
+def _resolve_recipe(args: argparse.Namespace) -> tuple[Recipe, list[str]]:
+    """The recipe (from ``--recipe``, or the op named first with ``--set``) and the inputs."""
     from engine.core.params import ParamError, parse_param_text, resolve_params
-    from engine.core.recipe import RecipeError, load_recipe
+    from engine.core.recipe import RecipeError, Step, load_recipe, shipped_recipes
     from engine.ops import OpError, get_op
+    from engine.ops.pipeline import check_recipe
 
     positionals = list(args.positionals)
-    params: dict[str, Any] = {}
     if args.recipe:
+        path = shipped_recipes().get(args.recipe, Path(args.recipe))
         try:
-            recipe = load_recipe(args.recipe)
+            recipe = load_recipe(path)
         except RecipeError as error:
             raise UsageError(str(error)) from None
-        op_name, params = recipe.op, dict(recipe.params)
     elif positionals:
-        op_name = positionals.pop(0)
+        recipe = Recipe(positionals.pop(0), {})
     else:
         raise UsageError(f"name an op and at least one input (see '{PROG} run --help')")
     if not positionals:
         raise UsageError(f"give at least one input file or folder (see '{PROG} run --help')")
+    if args.assignments:
+        if len(recipe.steps) != 1:
+            raise UsageError("--set changes a one-op recipe; edit a recipe of several steps "
+                             "in its file")
+        step = recipe.steps[0]
+        params = dict(step.params)
+        try:
+            specs = get_op(step.op).params
+            for assignment in args.assignments:
+                name, value = parse_param_text(specs, assignment)
+                params[name] = value
+            resolve_params(specs, params)
+        except (OpError, ParamError) as error:
+            raise UsageError(f"{step.op}: {error}" if isinstance(error, ParamError)
+                             else str(error)) from None
+        recipe = Recipe(steps=[Step(step.op, params, step.mask)], name=recipe.name,
+                        engine=recipe.engine)
     try:
-        op_cls = get_op(op_name)
-        for assignment in args.assignments:
-            name, value = parse_param_text(op_cls.params, assignment)
-            params[name] = value
-        resolve_params(op_cls.params, params)
+        check_recipe(recipe)
     except (OpError, ParamError) as error:
-        raise UsageError(f"{op_name}: {error}" if isinstance(error, ParamError) else str(error)) \
-            from None
-    if op_cls.needs_mask and not args.mask:
-        raise UsageError(f"{op_name} needs a mask: give --mask FILE (white = repair here)")
-    return op_name, positionals, params
-
-
-def _collect_inputs(paths: Sequence[str], recursive: bool) -> list[tuple[Path, Path]]:
-    """Expand files and folders into ``(file, path relative to its folder)`` pairs."""
-    from engine.io import list_images
-
-    found: list[tuple[Path, Path]] = []
-    for text in paths:
-        path = Path(text)
-        if path.is_dir():
-            images = list_images(path, recursive=recursive)
-            if not images:
-                raise UsageError(f"{path}: no supported images in this folder"
-                                 + ("" if recursive else " (use --recursive for sub-folders)"))
-            found.extend((image, image.relative_to(path)) for image in images)
-        elif path.exists():
-            found.append((path, Path(path.name)))
-        else:
-            raise UsageError(f"{path}: no such file or folder")
-    return found
-
-
-def _plan_jobs(inputs: Sequence[str], output: str, recursive: bool,
-               fmt: str | None) -> tuple[list[Job], bool]:
-    """Decide the output path of every input file; also say whether OUTPUT is a folder."""
-    from engine.io import is_supported
-
-    files = _collect_inputs(inputs, recursive)
-    out = Path(output)
-    single = len(inputs) == 1 and not Path(inputs[0]).is_dir() and not out.is_dir()
-    if single:
-        if fmt and out.suffix.lower().lstrip(".") not in {fmt, "jpeg" if fmt == "jpg" else fmt,
-                                                          "tiff" if fmt == "tif" else fmt}:
-            raise UsageError(f"OUTPUT {out} names one file, so its extension sets the format; "
-                             "drop --format or change the extension")
-        if not out.parent.is_dir():
-            raise UsageError(f"{out.parent}: the output's folder does not exist")
-        return [Job(files[0][0], out)], False
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: with several inputs or a folder, OUTPUT must be a folder")
-    if not out.exists() and is_supported(out):
-        raise UsageError(f"{out} looks like a file name, but several inputs or a folder need an "
-                         "output folder; name a folder, or give one input file")
-    jobs: list[Job] = []
-    seen: dict[Path, Path] = {}
-    for source, relative in files:
-        target = out / relative
-        if fmt:
-            target = target.with_suffix(FORMATS[fmt])
-        key = Path(str(target).lower())
-        if key in seen:
-            raise UsageError(f"{source} and {seen[key]} would both be written to {target}")
-        seen[key] = source
-        jobs.append(Job(source, target))
-    return jobs, True
-
-
-def _check_target(job: Job, target: Path, overwrite: bool) -> None:
-    if target.resolve() == job.source.resolve():
-        raise FileExistsError(f"{job.source}: the output is the input file itself; "
-                              "write to another file or folder")
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists; use --overwrite to replace it")
-
-
-def _process(job: Job, plan: RunPlan, bar: ProgressBar, cancel: Any,
-             masks: dict[tuple[int, int], Any]) -> tuple[Path, str]:
-    """Load, repair and save one file; return the written path and a note for the summary."""
-    import numpy as np
-
-    from engine import io
-    from engine.core.pixels import from_float, join_alpha, split_alpha, to_float
-    from engine.core.progress import sub_range
-    from engine.ops import OpError, run_op
-
-    _check_target(job, job.target, plan.overwrite)
-    loaded = io.load(job.source, max_pixels=plan.max_pixels)
-    bar(0.05, "loaded")
-    colour, alpha = split_alpha(loaded.pixels)
-    image = to_float(colour)
-    mask = None
-    if plan.mask_path is not None:
-        shape = image.shape[:2]
-        if shape not in masks:
-            masks[shape] = io.read_mask(plan.mask_path, shape)
-        mask = masks[shape]
-    cancel.raise_if_cancelled()
-    result = run_op(plan.op, image, mask, plan.params, progress=sub_range(bar, 0.05, 0.95),
-                    cancel=cancel, device=plan.device)
-    cancel.raise_if_cancelled()
-    bar(0.95, "saving")
-    if result.image is None:
-        if result.mask is None:
-            raise OpError(f"{plan.op} returned neither an image nor a mask")
-        target = job.target.with_suffix(".png")
-        if target != job.target:
-            _check_target(job, target, plan.overwrite)
-        proposal = np.asarray(result.mask, dtype=bool)
-        pixels = from_float(to_float(proposal), np.uint8)  # white = proposed
-        written = io.save(target, pixels, overwrite=plan.overwrite)
-        return Path(written), f"mask proposal, {proposal.mean() * 100:.2f}% marked"
-    if alpha is not None and alpha.shape[:2] != result.image.shape[:2]:
-        alpha = None  # a generated image of another size has no alpha of its own
-    pixels = join_alpha(from_float(result.image, loaded.pixels.dtype), alpha)
-    flatten = alpha is not None and not io.keeps_alpha(job.target) \
-        and bool((alpha < np.iinfo(alpha.dtype).max).any())
-    written = io.save(job.target, pixels, icc_profile=loaded.icc_profile, exif=loaded.exif,
-                           overwrite=plan.overwrite, flatten_alpha=flatten)
-    note = f"transparency flattened onto white ({job.target.suffix} has no alpha)" if flatten \
-        else ""
-    return Path(written), note
+        raise UsageError(str(error)) from None
+    first = get_op(recipe.steps[0].op)
+    if first.needs_mask and not args.mask:
+        raise UsageError(f"{first.name} needs a mask: give --mask FILE (white = repair here)")
+    return recipe, positionals
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run one op on every input and write the results."""
+    """Run one op, or a recipe, on every input and write the results."""
+    from engine.batch.plan import PlanError, plan_outputs
+    from engine.batch.process import MaskCache, process_file
     from engine.core.progress import Cancelled, CancelToken
     from engine.ops import get_op
 
-    op_name, inputs, params = _resolve_op_and_params(args)
+    recipe, inputs = _resolve_recipe(args)
     if args.mask and not Path(args.mask).is_file():
         raise UsageError(f"{args.mask}: no such mask file")
     if args.max_pixels is not None and args.max_pixels < 0:
         raise UsageError("--max-pixels must be a number of pixels (0 = no limit)")
-    op_cls = get_op(op_name)
-    if args.mask and op_cls.mask_use == "ignore" and not args.quiet:
-        print(f"{PROG}: note: {op_name} does not use a mask; --mask is ignored", file=sys.stderr)
-    device = None
-    if args.device:
-        from engine.core.device import DeviceError, select_device
-
-        try:
-            device = str(select_device(args.device))  # a missing device is a usage error
-        except DeviceError as error:
-            raise UsageError(str(error)) from None
-    jobs, to_folder = _plan_jobs(inputs, args.output, args.recursive, args.format)
+    if args.mask and all(get_op(step.op).mask_use == "ignore" for step in recipe.steps) \
+            and not args.quiet:
+        print(f"{PROG}: note: {recipe.title()} does not use a mask; --mask is ignored",
+              file=sys.stderr)
+    device = _checked_device(args.device)
+    try:
+        jobs, to_folder = plan_outputs(inputs, args.output, recursive=args.recursive,
+                                       fmt=args.format)
+    except PlanError as error:
+        raise UsageError(str(error)) from None
     if to_folder:
         Path(args.output).mkdir(parents=True, exist_ok=True)
-    plan = RunPlan(op_name, params, jobs, Path(args.mask) if args.mask else None, device,
-                   args.overwrite, args.max_pixels)
 
     bar = ProgressBar(len(jobs), enabled=not args.quiet)
     cancel = CancelToken()
-    masks: dict[tuple[int, int], Any] = {}
+    masks = MaskCache(Path(args.mask) if args.mask else None)
     failed = written = 0
     started = time.perf_counter()
     with ctrl_c_cancels(cancel):
@@ -294,7 +173,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             try:
                 if to_folder and job.target.parent != Path(args.output):
                     job.target.parent.mkdir(parents=True, exist_ok=True)
-                path, note = _process(job, plan, bar, cancel, masks)
+                result = process_file(job, recipe, masks=masks, device=device,
+                                      overwrite=args.overwrite, max_pixels=args.max_pixels,
+                                      progress=bar, cancel=cancel)
             except (Cancelled, KeyboardInterrupt):
                 bar.clear()
                 cancel.cancel()
@@ -307,7 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             except Exception as error:
                 bar.clear()
                 print_error(f"{job.source}: unexpected {type(error).__name__}: {error}"
-                       + ("" if args.debug else " (run with --debug for details)"))
+                            + ("" if args.debug else " (run with --debug for details)"))
                 if args.debug:
                     traceback.print_exc()
                 failed += 1
@@ -316,8 +197,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             written += 1
             if not args.quiet:
                 seconds = time.perf_counter() - file_started
-                extra = f", {note}" if note else ""
-                print(f"wrote {path} ({seconds:.2f} s{extra})", flush=True)
+                extra = f", {result.note}" if result.note else ""
+                print(f"wrote {result.path} ({seconds:.2f} s{extra})", flush=True)
     if cancel.cancelled:
         print(f"{PROG}: cancelled after {written} of {len(jobs)} files; no partial file "
               "was written", file=sys.stderr)
@@ -331,3 +212,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _checked_device(wanted: str | None) -> str | None:
+    """``--device`` checked against this machine (a missing device is a usage error)."""
+    if not wanted:
+        return None
+    from engine.core.device import DeviceError, select_device
+
+    try:
+        return str(select_device(wanted))
+    except DeviceError as error:
+        raise UsageError(str(error)) from None

@@ -8,13 +8,14 @@ ones from the umask for a new file.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "stale_temporaries"]
 
 
 def _read_umask() -> int:
@@ -64,3 +65,20 @@ def atomic_write(path: str | Path, mode: str = "wb", *, encoding: str | None = N
         if tmp is not None:
             with suppress(OSError):
                 os.unlink(tmp)
+
+
+_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def stale_temporaries(folder: str | Path, *, recursive: bool = False) -> list[Path]:
+    """Temporary files that :func:`atomic_write` left behind in ``folder`` (a process killed
+    between creating and renaming one), for a caller that holds the folder to remove.
+
+    Only names of the shape :func:`atomic_write` makes (``.<target>.<8 random>.tmp``) are
+    listed; nothing else in the folder is touched.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    candidates = root.rglob(".*.tmp") if recursive else root.glob(".*.tmp")
+    return sorted(path for path in candidates if path.is_file() and _TEMPORARY.match(path.name))

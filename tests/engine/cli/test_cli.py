@@ -404,7 +404,7 @@ def test_no_command_prints_help_and_a_path_is_no_command(capsys):
     assert "pixelmend run" in capsys.readouterr().out
     assert main(["photo.png"]) == 2
     line = _one_error_line(capsys.readouterr().err)
-    assert "unknown command 'photo.png'" in line and "ops, run, bench" in line
+    assert "unknown command 'photo.png'" in line and "ops, run, batch, bench" in line
 
 
 def test_the_engine_cli_never_imports_the_desktop():
