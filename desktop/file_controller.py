@@ -21,6 +21,7 @@ from desktop import dialogs, settings
 from desktop.document.document import Document
 from desktop.document.export import export_flat, export_layer, export_mask, keeps_alpha
 from desktop.document.layer import Layer
+from desktop.document.opening import open_document
 from desktop.document.ora import save_ora
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class FileController(QObject):
         path = Path(path)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            doc = Document.open(path)
+            doc = open_document(path)
         except MemoryError:
             error_text = "there is not enough memory to open it"
         except Exception as error:  # corrupt, truncated, unsupported: a message, not a crash

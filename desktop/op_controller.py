@@ -108,7 +108,7 @@ class OpController(QObject):
             if result.image is not None:
                 recipe = Recipe(op=job.op, params=job.params).to_dict()
                 layer = doc.add_result_layer(job.context["source"], result.image, recipe,
-                                             job.context["coverage"])
+                                             job.context["coverage"], name=title)
                 self._extra_layers(doc, layer, result.layers, title)
                 doc.active_index = doc.index_of(layer)
             elif result.layers:
