@@ -37,7 +37,11 @@ _DEVICE_TITLES = {"cpu": "CPU", "cuda": "GPU (CUDA)", "mps": "GPU (Apple)"}
 
 
 def mask_note(op: type[Op]) -> str:
-    """One line telling a person how ``op`` uses the mask."""
+    """One line telling a person how ``op`` uses the mask (and, for a generating op, where its
+    result goes)."""
+    if getattr(op, "generates", False):
+        return ("Makes a new image: one of another size than this image opens as a new "
+                "document; one of the same size (filling the mask) lands as a new layer.")
     if op.mask_use == "ignore":
         return "Ignores the mask; proposes a new mask you can edit."
     if op.needs_mask:
