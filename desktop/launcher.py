@@ -1,8 +1,8 @@
 """The ``pixelmend`` console entry point: the engine's command line or the editor.
 
 ``pixelmend ops|run|bench|--version|--help ...`` goes to :func:`engine.cli.main`, except
-``pixelmend bench ui`` which measures the editor (:mod:`desktop.bench_ui`). Anything else opens the
-editor with the arguments as image paths. ``pixelmend --self-test`` loads every shipped model
+``pixelmend bench ui`` which measures the editor (:mod:`desktop.bench.ui`). Anything else opens
+the editor with the arguments as image paths. ``pixelmend --self-test`` loads every shipped model
 and runs every op on a small image (the packaged app's check). PySide6 is imported only on the
 editor path, so the command line does not pay for Qt.
 """
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:2] == ["bench", "ui"]:
-        from desktop.bench_ui import main as bench_ui_main
+        from desktop.bench.ui import main as bench_ui_main
 
         return bench_ui_main(args[2:])
     if args and args[0] in CLI_COMMANDS:
