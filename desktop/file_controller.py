@@ -15,9 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QWidget
 
 from desktop import dialogs, settings
@@ -26,6 +25,7 @@ from desktop.document.export import export_flat, export_layer, export_mask, keep
 from desktop.document.layer import Layer
 from desktop.document.opening import open_document
 from desktop.document.ora import save_ora
+from desktop.qimages import array_from_qimage
 from desktop.session import Session
 
 __all__ = ["IMAGE_FILTER", "FileController", "same_file"]
@@ -45,16 +45,6 @@ def same_file(a: str | os.PathLike[str] | None, b: str | os.PathLike[str] | None
         return Path(a).resolve() == Path(b).resolve()
     except OSError:
         return False
-
-
-def image_from_clipboard(image: QImage) -> np.ndarray:
-    """A clipboard ``QImage`` as ``uint8`` RGB or RGBA pixels (alpha only when used)."""
-    image = image.convertToFormat(QImage.Format.Format_RGBA8888)
-    width, height = image.width(), image.height()
-    view = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
-    rows = view.reshape(height, image.bytesPerLine())[:, :width * 4]
-    pixels = rows.reshape(height, width, 4).copy()
-    return pixels if (pixels[:, :, 3] < 255).any() else np.ascontiguousarray(pixels[:, :, :3])
 
 
 class FileController(QObject):
@@ -151,7 +141,7 @@ class FileController(QObject):
             return False
         if not self.confirm_discard():
             return False
-        doc = Document([Layer(image_from_clipboard(image), name="Pasted")],
+        doc = Document([Layer(array_from_qimage(image), name="Pasted")],
                        title="Pasted image")
         self.session.set_document(doc)
         return True
