@@ -13,6 +13,7 @@ that an op generated in a new one unless it is empty itself (:meth:`MainWindow.o
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt, QTimer
@@ -110,7 +111,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         self.session.document_changed.connect(self._show_document)
         self.session.message.connect(self.status.showMessage)
-        self.ops.document_generated.connect(self.open_document)
+        self.ops.document_generated.connect(self._show_generated)
         self.ops.panel_wanted.connect(self.show_ops_panel)
         self.view.zoom_changed.connect(self.status.set_zoom)
         self.view.cursor_moved.connect(self.status.set_cursor)
@@ -159,6 +160,13 @@ class MainWindow(QMainWindow):
         window.raise_()
         window.activateWindow()
         return window
+
+    def _show_generated(self, doc: Document) -> None:
+        window = self.open_document(doc)
+        recipe = doc.layers[0].recipe
+        if recipe:  # the window's ops panel shows what made the image, ready to run again
+            with suppress(KeyError, ValueError):
+                window.ops_panel.load_recipe(recipe)
 
     def _show_document(self, doc: Document | None) -> None:
         if self.runner.busy:

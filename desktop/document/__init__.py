@@ -4,9 +4,9 @@ Layers, the repair mask, compositing, patch-based undo, export, OpenRaster files
 Nothing here imports Qt; the UI listens to :class:`Emitter` events and calls these methods.
 
 The modules depend one way: ``regions``, ``events``, ``history`` and ``layer`` at the bottom;
-the edits (``mask_edits``, ``layer_edits``) above them; ``mask``, ``results`` and ``composite``;
-then ``document``; and what reads or writes documents (``ora``, ``opening``, ``export``,
-``autosave``) on top.
+the edits (``mask_edits``, ``layer_edits``) above them; ``mask`` (its pixel maths in
+``mask_raster``), ``results`` and ``composite``; then ``document``; and what reads or writes
+documents (``ora``, ``opening``, ``export``, ``autosave``) on top.
 """
 
 from desktop.document.autosave import Autosaver, Recovery, find_recoveries, state_dir

@@ -57,6 +57,8 @@ def test_a_texture_of_another_size_opens_as_a_new_unsaved_document(qtbot, window
     assert doc.dirty and new.isWindowModified()
     assert new.windowTitle().startswith("Texture from patches result")
     assert doc.bit_depth == source.bit_depth and doc.save_path is None
+    assert new.ops_panel.current_op().name == "texture_patch"  # what made it, ready to rerun
+    assert new.ops_panel.form.values()["width"] == 80
     # Nothing landed in the photo's document, and the person is told where the result went.
     assert [layer.name for layer in source.layers] == ["Original"] and not source.dirty
     assert "opens as a new document, “Texture from patches result”" in (
