@@ -1,22 +1,36 @@
 """The window's actions, menus and toolbars, with their shortcuts, in one table-like module.
 
-Every action is created here and wired to a method of the window or one of its controllers;
-:class:`Actions` keeps them by name so the window can enable, check and test them.
+Every action is created here and wired to what it drives: the session (undo, redo), the file
+and mask controllers, the canvas view and scene, the brush settings and a tool switcher. The
+window is only where the menus, toolbars and shortcuts live. :class:`Actions` keeps the actions
+by name so the window can enable, check and test them, and holds the few widgets the menus and
+toolbars carry (the recent-files menu, the panels menu, the brush boxes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
-from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QMenu, QStyle, QToolBar
+from PySide6.QtWidgets import (
+    QApplication,
+    QDoubleSpinBox,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QStyle,
+    QToolBar,
+)
 
+from desktop import dialogs
+from desktop.canvas.brush import BrushSettings
+from desktop.canvas.scene import DocumentScene
+from desktop.canvas.view import CanvasView
+from desktop.file_controller import FileController
 from desktop.icons import drawn_icon, standard_icon
-
-if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
+from desktop.mask_controller import MaskController
+from desktop.session import Session
 
 __all__ = ["Actions", "build_actions"]
 
@@ -25,10 +39,19 @@ Keys = QKeySequence.StandardKey
 
 
 class Actions(dict[str, QAction]):
-    """Actions by name (``actions["undo"]``)."""
+    """Actions by name (``actions["undo"]``), and the widgets the menus and toolbars hold."""
+
+    recent_menu: QMenu
+    """File → Open Recent (filled each time it opens)."""
+    panels_menu: QMenu
+    """View → Panels (the window adds its docks' toggle actions)."""
+    size_box: QDoubleSpinBox
+    """Brush diameter in the mask tools' toolbar."""
+    hardness_box: QDoubleSpinBox
+    """Brush hardness in the mask tools' toolbar."""
 
 
-def _action(window: MainWindow, actions: Actions, name: str, text: str,
+def _action(window: QMainWindow, actions: Actions, name: str, text: str,
             slot: Callable[..., object], shortcut=None, icon: QIcon | None = None,
             tip: str = "", checkable: bool = False) -> QAction:
     action = QAction(text, window)
@@ -48,10 +71,27 @@ def _action(window: MainWindow, actions: Actions, name: str, text: str,
     return action
 
 
-def build_actions(window: MainWindow) -> Actions:
-    """Create the actions, menus and toolbars of ``window``."""
+def build_actions(window: QMainWindow, *, session: Session, files: FileController,
+                  masks: MaskController, view: CanvasView, scene: DocumentScene,
+                  brush: BrushSettings, set_tool: Callable[[str], None]) -> Actions:
+    """Create the actions, menus and toolbars of ``window``.
+
+    Parameters
+    ----------
+    window : QMainWindow
+        Where the menus, toolbars and shortcuts go.
+    session : Session
+        Undo and redo apply to its document.
+    files, masks : FileController, MaskController
+        The File and Mask menus.
+    view, scene : CanvasView, DocumentScene
+        Zoom, and the compare split view.
+    brush : BrushSettings
+        Size and hardness keys.
+    set_tool : callable
+        ``set_tool(name)`` makes a mask tool (brush, eraser, lasso, rect) current.
+    """
     a = Actions()
-    files, view, scene = window.files, window.view, window.scene
     add = lambda *args, **kw: _action(window, a, *args, **kw)  # noqa: E731
 
     add("open", "&Open…", files.open_dialog, Keys.Open, standard_icon(SP.SP_DialogOpenButton),
@@ -66,24 +106,22 @@ def build_actions(window: MainWindow) -> Actions:
     add("export_layer", "Export &layer…", files.export_layer)
     add("export_mask", "Export &mask…", files.export_mask)
     add("close", "&Close", files.close_document, Keys.Close)
-    add("quit", "&Quit", window.quit_app, Keys.Quit)
+    add("quit", "&Quit", QApplication.closeAllWindows, Keys.Quit)
 
-    add("undo", "&Undo", window.undo, Keys.Undo, standard_icon(SP.SP_ArrowBack))
-    add("redo", "&Redo", window.redo, ["Ctrl+Shift+Z", "Ctrl+Y"],
+    add("undo", "&Undo", session.undo, Keys.Undo, standard_icon(SP.SP_ArrowBack))
+    add("redo", "&Redo", session.redo, ["Ctrl+Shift+Z", "Ctrl+Y"],
         standard_icon(SP.SP_ArrowForward))
 
     tools = QActionGroup(window)
     for name, text, key in (("brush", "&Brush", "B"), ("eraser", "&Eraser", "E"),
                             ("lasso", "&Lasso", "L"), ("rect", "&Rectangle", "M")):
-        action = add(f"tool_{name}", text, lambda _c=False, n=name: window.set_tool(n), key,
+        action = add(f"tool_{name}", text, lambda _c=False, n=name: set_tool(n), key,
                      drawn_icon(name), f"{text.replace('&', '')} tool ({key})", checkable=True)
         tools.addAction(action)
-    brush = window.brush
     add("bigger", "Bigger brush", brush.bigger, "]")
     add("smaller", "Smaller brush", brush.smaller, "[")
     add("harder", "Harder brush", brush.harder, ["Shift+]", "}", "Shift+}"])
     add("softer", "Softer brush", brush.softer, ["Shift+[", "{", "Shift+{"])
-    masks = window.masks
     add("invert", "&Invert mask", lambda: masks.edit("invert"), "Ctrl+I")
     add("clear", "&Clear mask", lambda: masks.edit("clear"), "Ctrl+Shift+A")
     add("grow", "&Grow mask…", lambda: masks.edit_px("grow"))
@@ -100,20 +138,20 @@ def build_actions(window: MainWindow) -> Actions:
     add("split", "&Compare split view", scene.set_split, "Ctrl+\\", drawn_icon("split"),
         "Before/after with a draggable divider (hold \\ to peek at the layer below)",
         checkable=True)
-    add("about", "&About PixelMend", window.about)
+    add("about", "&About PixelMend", lambda: dialogs.show_about(window))
 
-    _menus(window, a)
+    _menus(window, a, files)
     _toolbars(window, a)
     return a
 
 
-def _menus(window: MainWindow, a: Actions) -> None:
+def _menus(window: QMainWindow, a: Actions, files: FileController) -> None:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(a["open"])
-    window.recent_menu = QMenu("Open &Recent", window)
-    window.recent_menu.aboutToShow.connect(window.files.fill_recent_menu)
-    file_menu.addMenu(window.recent_menu)
+    recent = a.recent_menu = QMenu("Open &Recent", window)
+    recent.aboutToShow.connect(lambda: files.fill_recent_menu(recent))
+    file_menu.addMenu(recent)
     file_menu.addAction(a["paste"])
     file_menu.addSeparator()
     for name in ("save", "save_as"):
@@ -147,13 +185,13 @@ def _menus(window: MainWindow, a: Actions) -> None:
         view_menu.addAction(a[name])
     view_menu.addSeparator()
     view_menu.addAction(a["split"])
-    window.panels_menu = view_menu.addMenu("&Panels")
+    a.panels_menu = view_menu.addMenu("&Panels")
 
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(a["about"])
 
 
-def _toolbars(window: MainWindow, a: Actions) -> None:
+def _toolbars(window: QMainWindow, a: Actions) -> None:
     main = QToolBar("File and edit", window)
     main.setObjectName("toolbar_main")
     for name in ("open", "save", None, "undo", "redo", None, "fit", "actual", "split"):
@@ -169,18 +207,18 @@ def _toolbars(window: MainWindow, a: Actions) -> None:
         tools.addAction(a[name])
     tools.addSeparator()
     tools.addWidget(QLabel(" Size "))
-    window.size_box = QDoubleSpinBox()
-    window.size_box.setObjectName("brush_size")
-    window.size_box.setRange(1, 2000)
-    window.size_box.setDecimals(0)
-    window.size_box.setSuffix(" px")
-    window.size_box.setToolTip("Brush diameter in image pixels ([ and ])")
-    tools.addWidget(window.size_box)
+    size = a.size_box = QDoubleSpinBox()
+    size.setObjectName("brush_size")
+    size.setRange(1, 2000)
+    size.setDecimals(0)
+    size.setSuffix(" px")
+    size.setToolTip("Brush diameter in image pixels ([ and ])")
+    tools.addWidget(size)
     tools.addWidget(QLabel(" Hardness "))
-    window.hardness_box = QDoubleSpinBox()
-    window.hardness_box.setObjectName("brush_hardness")
-    window.hardness_box.setRange(0, 1)
-    window.hardness_box.setSingleStep(0.1)
-    window.hardness_box.setToolTip("1 = hard edge, 0 = soft (Shift+[ and Shift+])")
-    tools.addWidget(window.hardness_box)
+    hardness = a.hardness_box = QDoubleSpinBox()
+    hardness.setObjectName("brush_hardness")
+    hardness.setRange(0, 1)
+    hardness.setSingleStep(0.1)
+    hardness.setToolTip("1 = hard edge, 0 = soft (Shift+[ and Shift+])")
+    tools.addWidget(hardness)
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, tools)

@@ -13,20 +13,19 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop import dialogs
 from desktop.document.autosave import find_recoveries
-from desktop.main_window import MainWindow
+from desktop.main_window import MainWindow, new_window
 from engine.core.resources import resources_dir
 
 __all__ = ["create_application", "install_excepthook", "main", "new_window",
            "offer_recoveries", "open_paths"]
 
 log = logging.getLogger(__name__)
-_windows: list[MainWindow] = []
 
 
 def create_application(argv: Sequence[str] | None = None) -> QApplication:
@@ -49,15 +48,6 @@ def _app_icon() -> QIcon:
     for path in sorted((resources_dir() / "icons").glob("pixelmend-*.png")):
         icon.addFile(str(path))
     return icon
-
-
-def new_window(**kwargs) -> MainWindow:
-    """A new editor window, kept alive until it is closed (then freed with its document)."""
-    window = MainWindow(**kwargs)
-    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-    _windows.append(window)
-    window.destroyed.connect(lambda *_: _windows.remove(window) if window in _windows else None)
-    return window
 
 
 def open_paths(window: MainWindow, paths: Sequence[str]) -> list[MainWindow]:
@@ -90,8 +80,7 @@ def offer_recoveries(window: MainWindow) -> int:
         except Exception as error:
             dialogs.show_error(window, "Cannot recover", f"{recovery.title}: {error}")
             continue
-        target = window if window.document is None else new_window()
-        target.set_document(doc)
+        target = window.open_document(doc)
         target.show()
         target.autosave.save_now(wait=True)  # the copy now lives in this session's autosave
         recovery.discard()

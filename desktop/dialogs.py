@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-__all__ = ["ask_recovery", "ask_unsaved", "confirm", "show_error", "show_info"]
+__all__ = ["ask_recovery", "ask_unsaved", "confirm", "show_about", "show_error", "show_info"]
 
 Button = QMessageBox.StandardButton
 
@@ -21,6 +21,15 @@ def show_error(parent: QWidget | None, title: str, text: str) -> None:
 def show_info(parent: QWidget | None, title: str, text: str) -> None:
     """Tell the person something worth knowing."""
     QMessageBox.information(parent, title, text)
+
+
+def show_about(parent: QWidget | None) -> None:
+    """Help → About: what PixelMend is and its keys."""
+    QMessageBox.about(parent, "About PixelMend", (
+        "<h3>PixelMend</h3><p>Offline image repair: paint a mask, pick an op, get a new "
+        "layer.</p><p>B brush · E eraser · L lasso · M rectangle · [ ] size · "
+        "Shift+[ ] hardness · Ctrl+I invert · Ctrl+Z / Ctrl+Shift+Z undo/redo · "
+        "Ctrl+0 fit · Ctrl+1 100 % · Space-drag pan · hold \\ to compare</p>"))
 
 
 def confirm(parent: QWidget | None, title: str, text: str) -> bool:

@@ -4,27 +4,29 @@ The original image is never overwritten without asking: "Save" writes an OpenRas
 (.ora, asking where the first time), exports always go through a file dialog (which confirms
 replacing a file), and exporting over the file the document was opened from asks once more.
 Every method takes an optional path so tests and scripts can skip the dialogs.
+
+The controller works on a :class:`~desktop.session.Session` (the document it opens, saves and
+closes, and the status messages) and needs nothing else of the window than a parent widget for
+its dialogs.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QWidget
 
 from desktop import dialogs, settings
 from desktop.document.document import Document
 from desktop.document.export import export_flat, export_layer, export_mask, keeps_alpha
 from desktop.document.layer import Layer
+from desktop.document.opening import open_document
 from desktop.document.ora import save_ora
-
-if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
+from desktop.qimages import array_from_qimage
+from desktop.session import Session
 
 __all__ = ["IMAGE_FILTER", "FileController", "same_file"]
 
@@ -45,26 +47,26 @@ def same_file(a: str | os.PathLike[str] | None, b: str | os.PathLike[str] | None
         return False
 
 
-def image_from_clipboard(image: QImage) -> np.ndarray:
-    """A clipboard ``QImage`` as ``uint8`` RGB or RGBA pixels (alpha only when used)."""
-    image = image.convertToFormat(QImage.Format.Format_RGBA8888)
-    width, height = image.width(), image.height()
-    view = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
-    rows = view.reshape(height, image.bytesPerLine())[:, :width * 4]
-    pixels = rows.reshape(height, width, 4).copy()
-    return pixels if (pixels[:, :, 3] < 255).any() else np.ascontiguousarray(pixels[:, :, :3])
-
-
 class FileController(QObject):
-    """File menu behaviour of a :class:`~desktop.main_window.MainWindow`."""
+    """File menu behaviour for one session.
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    Parameters
+    ----------
+    session : Session
+        Whose document is opened, saved, exported and closed.
+    parent : QWidget, optional
+        The window the dialogs belong to.
+    """
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._owner = parent
 
     @property
     def doc(self) -> Document | None:
-        return self.window.document
+        """The session's document."""
+        return self.session.document
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -73,14 +75,14 @@ class FileController(QObject):
         doc = self.doc
         if doc is None or not doc.dirty:
             return True
-        answer = dialogs.ask_unsaved(self.window, doc.title)
+        answer = dialogs.ask_unsaved(self._owner, doc.title)
         if answer == "save":
             return self.save()
         return answer == "discard"
 
     def open_dialog(self) -> None:
         """File → Open…"""
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", settings.last_dir("open"),
+        path, _ = QFileDialog.getOpenFileName(self._owner, "Open image", settings.last_dir("open"),
                                               IMAGE_FILTER)
         if path:
             self.open_path(path)
@@ -92,7 +94,7 @@ class FileController(QObject):
         path = Path(path)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            doc = Document.open(path)
+            doc = open_document(path)
         except MemoryError:
             error_text = "there is not enough memory to open it"
         except Exception as error:  # corrupt, truncated, unsupported: a message, not a crash
@@ -102,17 +104,16 @@ class FileController(QObject):
         finally:
             QApplication.restoreOverrideCursor()
         if error_text:
-            dialogs.show_error(self.window, "Cannot open file", f"Cannot open {path.name}:\n\n"
+            dialogs.show_error(self._owner, "Cannot open file", f"Cannot open {path.name}:\n\n"
                                f"{error_text}")
             return False
-        self.window.set_document(doc)
+        self.session.set_document(doc)
         settings.add_recent_file(path)
         settings.remember_dir("open", path)
         return True
 
-    def fill_recent_menu(self) -> None:
-        """Rebuild File → Open Recent."""
-        menu = self.window.recent_menu
+    def fill_recent_menu(self, menu: QMenu) -> None:
+        """Rebuild File → Open Recent in ``menu``."""
         menu.clear()
         recent = settings.recent_files()
         for path in recent:
@@ -136,20 +137,20 @@ class FileController(QObject):
                 return self.open_path(files[0])
         image = clipboard.image()
         if image.isNull():
-            self.window.statusBar().showMessage("The clipboard holds no image", 4000)
+            self.session.show_message("The clipboard holds no image", 4000)
             return False
         if not self.confirm_discard():
             return False
-        doc = Document([Layer(image_from_clipboard(image), name="Pasted")],
+        doc = Document([Layer(array_from_qimage(image), name="Pasted")],
                        title="Pasted image")
-        self.window.set_document(doc)
+        self.session.set_document(doc)
         return True
 
     def close_document(self) -> bool:
         """File → Close: drop the document (asking first), keep the window."""
         if not self.confirm_discard():
             return False
-        self.window.set_document(None)
+        self.session.set_document(None)
         return True
 
     # -- saving -----------------------------------------------------------------------------
@@ -170,7 +171,7 @@ class FileController(QObject):
             return False
         if path is None:
             start = self._suggest(doc, "save", ".ora")
-            path, _ = QFileDialog.getSaveFileName(self.window, "Save session", start,
+            path, _ = QFileDialog.getSaveFileName(self._owner, "Save session", start,
                                                   SESSION_FILTER)
             if not path:
                 return False
@@ -186,14 +187,13 @@ class FileController(QObject):
             save_ora(doc, path)
         except Exception as error:
             QApplication.restoreOverrideCursor()
-            dialogs.show_error(self.window, "Cannot save", str(error))
+            dialogs.show_error(self._owner, "Cannot save", str(error))
             return False
         QApplication.restoreOverrideCursor()
-        doc.mark_saved(path)
+        doc.mark_saved(path)  # "dirty" goes False: the title updates, the crash copy goes
         settings.add_recent_file(path)
         settings.remember_dir("save", path)
-        self.window.saved()
-        self.window.statusBar().showMessage(f"Saved {path.name}", 4000)
+        self.session.show_message(f"Saved {path.name}", 4000)
         return True
 
     # -- exporting --------------------------------------------------------------------------
@@ -221,17 +221,17 @@ class FileController(QObject):
             return None
         if path is None:
             start = self._suggest(doc, "export", ".png", suffix)
-            path, _ = QFileDialog.getSaveFileName(self.window, f"Export {what}", start, filters)
+            path, _ = QFileDialog.getSaveFileName(self._owner, f"Export {what}", start, filters)
             if not path:
                 return None  # the dialog itself confirmed replacing an existing file
         elif Path(path).exists() and not dialogs.confirm(
-                self.window, "Replace file?", f"{Path(path).name} exists. Replace it?"):
+                self._owner, "Replace file?", f"{Path(path).name} exists. Replace it?"):
             return None
         path = Path(path)
         if not path.suffix:
             path = path.with_suffix(".png")
         if same_file(path, doc.source_path) and not dialogs.confirm(
-                self.window, "Replace the original?",
+                self._owner, "Replace the original?",
                 f"{path.name} is the image this document was opened from.\n\nExporting over it "
                 "replaces the original pixels for good. Replace the original file?"):
             return None
@@ -240,14 +240,14 @@ class FileController(QObject):
             written = write(path)
         except Exception as error:
             QApplication.restoreOverrideCursor()
-            dialogs.show_error(self.window, f"Cannot export {what}", str(error))
+            dialogs.show_error(self._owner, f"Cannot export {what}", str(error))
             return None
         QApplication.restoreOverrideCursor()
         settings.remember_dir("export", written)
         flattened = not keeps_alpha(written) and any(
             layer.has_alpha for layer in doc.layers if layer.visible)
         note = " (transparency flattened onto white)" if flattened else ""
-        self.window.statusBar().showMessage(f"Exported {written.name}{note}", 6000)
+        self.session.show_message(f"Exported {written.name}{note}", 6000)
         return written
 
     @staticmethod

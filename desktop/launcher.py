@@ -1,8 +1,8 @@
 """The ``pixelmend`` console entry point: the engine's command line or the editor.
 
 ``pixelmend ops|run|bench|--version|--help ...`` goes to :func:`engine.cli.main`, except
-``pixelmend bench ui`` which measures the editor (:mod:`desktop.bench.ui`). Anything else opens the
-editor with the arguments as image paths. ``pixelmend --self-test`` loads every shipped model
+``pixelmend bench ui`` which measures the editor (:mod:`desktop.bench.ui`). Anything else opens
+the editor with the arguments as image paths. ``pixelmend --self-test`` loads every shipped model
 and runs every op on a small image (the packaged app's check). PySide6 is imported only on the
 editor path, so the command line does not pay for Qt.
 """

@@ -1,23 +1,24 @@
 """The editor window: canvas in the middle, ops/layers/history docks, menus, status bar.
 
-One document per window. The window owns one :class:`~desktop.jobs.JobRunner` (closing the
-window cancels and joins it), the canvas scene bound to the document, and the controllers for
-files, ops and autosave. Settings (geometry, dock layout, brush, overlay) persist in QSettings.
+One document per window. The window owns a :class:`~desktop.session.Session` (the document it
+shows), one :class:`~desktop.jobs.JobRunner` (closing the window cancels and joins it), the
+canvas scene bound to the document, and the controllers for files, masks, ops and autosave. The
+controllers get the session, the runner and the widgets they drive, never the window, so
+nothing here is imported back. Settings (geometry, dock layout, brush, overlay) persist in
+QSettings.
+
+:func:`new_window` makes further windows (kept alive until closed); a window shows a document
+that an op generated in a new one unless it is empty itself (:meth:`MainWindow.open_document`).
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (
-    QApplication,
-    QDockWidget,
-    QMainWindow,
-    QMessageBox,
-    QWidget,
-)
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
 from desktop import dialogs, settings
 from desktop.actions import build_actions
@@ -30,14 +31,17 @@ from desktop.file_controller import FileController
 from desktop.jobs import JobRunner
 from desktop.mask_controller import MaskController
 from desktop.op_controller import OpController
+from desktop.session import Session
 from desktop.widgets.history_panel import HistoryPanel
 from desktop.widgets.layers_panel import LayersPanel
 from desktop.widgets.ops_panel import OpsPanel
 from desktop.widgets.status_bar import StatusBar
 
-__all__ = ["MainWindow"]
+__all__ = ["MainWindow", "new_window", "open_windows"]
 
 APP_TITLE = "PixelMend"
+_CASCADE = 32  # px a new window is shifted from the one that opened it
+_windows: list[MainWindow] = []
 
 
 class MainWindow(QMainWindow):
@@ -46,7 +50,9 @@ class MainWindow(QMainWindow):
     def __init__(self, parent: QWidget | None = None, *, look_up_device: bool = True) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
-        self.document: Document | None = None
+        self._look_up_device = look_up_device
+        self._shown: Document | None = None
+        self.session = Session(self)
         self.brush = BrushSettings(settings.get_float("brush/size", 40, 1, 2000),
                                    settings.get_float("brush/hardness", 0.8, 0, 1))
         self.scene = DocumentScene(self)
@@ -60,11 +66,17 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self, look_up_device=look_up_device)
         self.setStatusBar(self.status)
         self.runner = JobRunner(self)
-        self.files = FileController(self)
-        self.ops = OpController(self, self.runner)
+        self.files = FileController(self.session, self)
+        self.ops = OpController(self.session, self.runner, self.ops_panel, self)
         self.autosave = AutosaveTimer(self)
-        self.masks = MaskController(self)
-        self.act = build_actions(self)
+        self.masks = MaskController(self.session, self.scene, self)
+        self.act = build_actions(self, session=self.session, files=self.files, masks=self.masks,
+                                 view=self.view, scene=self.scene, brush=self.brush,
+                                 set_tool=self.set_tool)
+        self.recent_menu = self.act.recent_menu
+        self.panels_menu = self.act.panels_menu
+        self.size_box = self.act.size_box
+        self.hardness_box = self.act.hardness_box
         self._docks()
         self._wire()
         self.set_tool("brush")
@@ -97,6 +109,10 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Vertical)
 
     def _wire(self) -> None:
+        self.session.document_changed.connect(self._show_document)
+        self.session.message.connect(self.status.showMessage)
+        self.ops.document_generated.connect(self._show_generated)
+        self.ops.panel_wanted.connect(self.show_ops_panel)
         self.view.zoom_changed.connect(self.status.set_zoom)
         self.view.cursor_moved.connect(self.status.set_cursor)
         self.view.peek.connect(self.scene.set_peek)
@@ -122,15 +138,43 @@ class MainWindow(QMainWindow):
 
     # -- document -------------------------------------------------------------------------
 
+    @property
+    def document(self) -> Document | None:
+        """The document this window shows (the session's), or None."""
+        return self.session.document
+
     def set_document(self, doc: Document | None) -> None:
         """Show ``doc`` in this window (None: the empty window)."""
+        self.session.set_document(doc)
+
+    def open_document(self, doc: Document) -> MainWindow:
+        """Show ``doc`` here if this window is empty, else in a new window (as a second image
+        opens); return the window that shows it."""
+        if self.document is None:
+            self.set_document(doc)
+            return self
+        window = new_window(look_up_device=self._look_up_device)
+        window.set_document(doc)
+        window.show()
+        window.move(self.pos() + QPoint(_CASCADE, _CASCADE))
+        window.raise_()
+        window.activateWindow()
+        return window
+
+    def _show_generated(self, doc: Document) -> None:
+        window = self.open_document(doc)
+        recipe = doc.layers[0].recipe
+        if recipe:  # the window's ops panel shows what made the image, ready to run again
+            with suppress(KeyError, ValueError):
+                window.ops_panel.load_recipe(recipe)
+
+    def _show_document(self, doc: Document | None) -> None:
         if self.runner.busy:
             self.runner.cancel()
-        old = self.document
+        old, self._shown = self._shown, doc
         if old is not None:
             old.events.disconnect("dirty", self._update_title)
             old.events.disconnect("history", self._update_actions)
-        self.document = doc
         self.scene.set_document(doc)
         self.layers_panel.set_document(doc)
         self.history_panel.set_document(doc)
@@ -142,11 +186,6 @@ class MainWindow(QMainWindow):
         self.view.fit()
         self._update_title()
         self._update_actions()
-
-    def saved(self) -> None:
-        """Called after a real save: the crash copy is no longer needed."""
-        self.autosave.discard()
-        self._update_title()
 
     def _update_title(self, *_args) -> None:
         doc = self.document
@@ -176,12 +215,12 @@ class MainWindow(QMainWindow):
     # -- edit and mask --------------------------------------------------------------------
 
     def undo(self) -> None:
-        if self.document is not None:
-            self.document.undo()
+        """Undo one step of the document."""
+        self.session.undo()
 
     def redo(self) -> None:
-        if self.document is not None:
-            self.document.redo()
+        """Redo one step of the document."""
+        self.session.redo()
 
     def set_tool(self, name: str) -> None:
         """Make tool ``name`` (brush, eraser, lasso, rect) current."""
@@ -239,16 +278,6 @@ class MainWindow(QMainWindow):
 
     # -- closing --------------------------------------------------------------------------
 
-    def about(self) -> None:
-        QMessageBox.about(self, "About PixelMend", (
-            "<h3>PixelMend</h3><p>Offline image repair: paint a mask, pick an op, get a new "
-            "layer.</p><p>B brush · E eraser · L lasso · M rectangle · [ ] size · "
-            "Shift+[ ] hardness · Ctrl+I invert · Ctrl+Z / Ctrl+Shift+Z undo/redo · "
-            "Ctrl+0 fit · Ctrl+1 100 % · Space-drag pan · hold \\ to compare</p>"))
-
-    def quit_app(self) -> None:
-        QApplication.closeAllWindows()
-
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if not self.files.confirm_discard():
             event.ignore()
@@ -262,3 +291,17 @@ class MainWindow(QMainWindow):
         self.autosave.stop()
         settings.set_value("window/geometry", self.saveGeometry())
         settings.set_value("window/state", self.saveState())
+
+
+def new_window(**kwargs) -> MainWindow:
+    """A new editor window, kept alive until it is closed (then freed with its document)."""
+    window = MainWindow(**kwargs)
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    _windows.append(window)
+    window.destroyed.connect(lambda *_: _windows.remove(window) if window in _windows else None)
+    return window
+
+
+def open_windows() -> list[MainWindow]:
+    """The windows :func:`new_window` made that are still open."""
+    return list(_windows)

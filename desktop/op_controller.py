@@ -1,4 +1,4 @@
-"""Running ops from the window: document → job → worker thread → result layer.
+"""Running ops for one session: document → job → worker thread → result layer or new document.
 
 When Run is pressed, the active layer's colour (the whole layer: ops need the context around the
 mask) and a snapshot of the mask are taken on the GUI thread, so strokes painted while the op runs
@@ -6,37 +6,71 @@ do not change what it works on. The job carries the document and the source laye
 result comes back it lands above that layer (wherever it has moved meanwhile), blended through the
 snapshot's soft coverage, so untouched pixels stay bit-identical. A mask proposal replaces the mask
 as one undoable edit; extra result images become hidden layers.
+
+An op that generates a new image (``Op.generates``: texture synthesis, upscaling) may return
+another size than its source. Such a result is not a layer of this document: it becomes a new,
+unsaved document of its own ("Texture GAN result", holding the recipe), announced through
+:attr:`OpController.document_generated` for the window to show. A generated result of the
+source's size (filling the mask) lands as a layer like any other.
+
+"Run again" selects the layer a result was made from (its ``source_id``), wherever the layers
+have moved since, and says so when that layer is gone.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
 
 from desktop import dialogs
+from desktop.document.document import Document
 from desktop.document.layer import Layer
 from desktop.jobs import Job, JobRunner
+from desktop.session import Session
+from desktop.widgets.ops_panel import OpsPanel
+from engine.core.masks import mask_bbox
 from engine.core.params import resolve_params
 from engine.core.pixels import from_float
 from engine.core.recipe import Recipe
 from engine.ops import get_op
 
-if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
-
 __all__ = ["OpController"]
 
 
 class OpController(QObject):
-    """Connects the ops panel and the layers panel's "run again" to one :class:`JobRunner`."""
+    """Connects an :class:`OpsPanel` and "Run again" to one :class:`JobRunner`.
 
-    def __init__(self, window: MainWindow, runner: JobRunner) -> None:
-        super().__init__(window)
-        self.window = window
+    Parameters
+    ----------
+    session : Session
+        The document ops run on and results land in.
+    runner : JobRunner
+        Runs the ops off the GUI thread.
+    panel : OpsPanel
+        Where the op and its parameters are chosen and progress is shown.
+    parent : QWidget, optional
+        The window the dialogs belong to.
+
+    Signals
+    -------
+    document_generated(object) : an op made a new image of another size than its source, as a
+        new :class:`Document`; show it as a document of its own.
+    panel_wanted() : a recipe was loaded into the ops panel; make sure it can be seen.
+    """
+
+    document_generated = Signal(object)
+    panel_wanted = Signal()
+
+    def __init__(self, session: Session, runner: JobRunner, panel: OpsPanel,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
         self.runner = runner
-        panel = window.ops_panel
+        self.panel = panel
+        self._owner = parent
         panel.run_requested.connect(self.run)
         panel.cancel_requested.connect(runner.cancel)
         runner.started.connect(lambda job: panel.set_busy(True, f"Running {job.op}…"))
@@ -48,19 +82,19 @@ class OpController(QObject):
 
     def run(self, op_name: str, params: dict[str, Any], device: str | None = None) -> Job | None:
         """Run ``op_name`` on the active layer inside the mask; None if it cannot start."""
-        doc = self.window.document
+        doc = self.session.document
         if doc is None:
-            dialogs.show_error(self.window, "Nothing to run on", "Open an image first.")
+            dialogs.show_error(self._owner, "Nothing to run on", "Open an image first.")
             return None
         try:
             op = get_op(op_name)
             params = resolve_params(op.params, params)
         except ValueError as error:
-            dialogs.show_error(self.window, "Cannot run", str(error))
+            dialogs.show_error(self._owner, "Cannot run", str(error))
             return None
         coverage = None if op.mask_use == "ignore" or doc.mask.is_empty() else doc.mask.snapshot()
         if op.needs_mask and coverage is None:
-            dialogs.show_error(self.window, f"{op.title} needs a mask",
+            dialogs.show_error(self._owner, f"{op.title} needs a mask",
                                f"{op.title} repairs only the painted area: paint over it with "
                                "the brush (B), lasso (L) or rectangle (M) first.")
             return None
@@ -68,65 +102,108 @@ class OpController(QObject):
         try:
             image = source.colour_float()
         except MemoryError:
-            dialogs.show_error(self.window, "Cannot run", "Not enough memory to prepare the image.")
+            dialogs.show_error(self._owner, "Cannot run", "Not enough memory to prepare the image.")
             return None
         job = Job(op=op_name, image=image, mask=None if coverage is None else coverage > 0,
                   params=params, device=device,
                   context={"doc": doc, "source": source, "coverage": coverage,
-                           "title": op.title})
+                           "title": op.title, "generates": bool(op.generates)})
         self.runner.start(job)
         return job
 
     def rerun(self, layer: Layer) -> None:
         """"Run again with other settings": load ``layer``'s recipe and select its source."""
-        doc = self.window.document
+        doc = self.session.document
         if doc is None or not layer.recipe:
             return
         try:
-            self.window.ops_panel.load_recipe(layer.recipe)
+            self.panel.load_recipe(layer.recipe)
         except (KeyError, ValueError) as error:
-            dialogs.show_error(self.window, "Cannot run again", str(error))
+            dialogs.show_error(self._owner, "Cannot run again", str(error))
             return
-        index = doc.index_of(layer)
-        doc.active_index = max(index - 1, 0)
-        self.window.show_ops_panel()
-        self.window.statusBar().showMessage(
-            "Recipe loaded: change the settings and press Run to make a new result layer", 6000)
+        self.panel_wanted.emit()
+        if layer.source_id is not None:
+            try:
+                source = doc.layers[doc.index_of(layer.source_id)]
+            except ValueError:
+                dialogs.show_error(self._owner, "Run again: the source layer is gone", (
+                    f"“{layer.name}” was made from a layer that is no longer in this document "
+                    "(it was deleted or merged, or the result was generated from another "
+                    "image).\n\nIts recipe is loaded in the Ops panel: select the layer to run it "
+                    "on, then press Run."))
+                return
+            note = f"Recipe loaded and its source “{source.name}” selected"
+        else:  # saved before result layers recorded their source: the layer below is a guess
+            source = doc.layers[max(doc.index_of(layer) - 1, 0)]
+            note = (f"Recipe loaded; “{layer.name}” does not record its source, so the layer "
+                    f"below it, “{source.name}”, is selected")
+        doc.active_index = doc.index_of(source)
+        self.session.show_message(
+            f"{note}: change the settings and press Run to make a new result layer", 8000)
 
     # -- results --------------------------------------------------------------------------
 
     def _finished(self, result, job: Job) -> None:
-        panel = self.window.ops_panel
         doc = job.context["doc"]
-        if doc is not self.window.document:
-            panel.set_busy(False, "The result was dropped: its document was closed.")
+        if doc is not self.session.document:
+            self.panel.set_busy(False, "The result was dropped: its document was closed.")
             return
         title = job.context["title"]
+        generated: Document | None = None
         try:
             if result.mask is not None:
                 doc.apply_mask_edit("set", mask=result.mask)
-            if result.image is not None:
-                recipe = Recipe(op=job.op, params=job.params).to_dict()
+            recipe = Recipe(op=job.op, params=job.params).to_dict()
+            if (result.image is not None and job.context.get("generates")
+                    and result.image.shape[:2] != doc.shape):
+                generated = self._generated_document(result, job, recipe)
+            elif result.image is not None:
                 layer = doc.add_result_layer(job.context["source"], result.image, recipe,
-                                             job.context["coverage"])
+                                             job.context["coverage"], name=title)
                 self._extra_layers(doc, layer, result.layers, title)
                 doc.active_index = doc.index_of(layer)
             elif result.layers:
                 self._extra_layers(doc, job.context["source"], result.layers, title)
         except (ValueError, MemoryError) as error:
-            panel.set_busy(False, "")
-            dialogs.show_error(self.window, f"{title}: result not added", str(error))
+            self.panel.set_busy(False, "")
+            dialogs.show_error(self._owner, f"{title}: result not added", str(error))
             return
         seconds = result.info.get("seconds")
         note = f"{title} done" + (f" in {seconds:.1f} s" if isinstance(seconds, float) else "")
-        for key in ("fallback", "device"):
-            if key in result.info:
-                note += f"; {key}: {result.info[key]}"
-        panel.set_busy(False, note)
-        self.window.statusBar().showMessage(note, 6000)
+        if "device" in result.info:
+            note += f"; device: {result.info['device']}"
+        for fallback in result.info.get("fallbacks") or ():
+            note += f"; {fallback}"
+        if generated is not None:
+            note += (f"; the {generated.width}×{generated.height} image opens as a new document, "
+                     f"“{generated.title}”")
+        self.panel.set_busy(False, note)
+        self.session.show_message(note, 6000)
+        if generated is not None:
+            self.document_generated.emit(generated)
 
     @staticmethod
-    def _extra_layers(doc, above: Layer, images: dict[str, np.ndarray], title: str) -> None:
+    def _generated_document(result, job: Job, recipe: dict[str, Any]) -> Document:
+        """A new, unsaved document holding a generated image and the recipe that made it."""
+        source_doc: Document = job.context["doc"]
+        title = job.context["title"]
+        coverage = job.context["coverage"]
+        rect = None if coverage is None else mask_bbox(coverage > 0)
+        # Where the mask sent the op for its sample (None: the whole image), as a result
+        # layer's recipe records what confined it.
+        recipe["mask_bbox"] = None if rect is None else [
+            int(rect[1].start), int(rect[0].start), int(rect[1].stop), int(rect[0].stop)]
+        doc = Document.from_float(result.image, name=title, bit_depth=source_doc.bit_depth,
+                                  recipe=recipe, title=f"{title} result")
+        doc.layers[0].source_id = job.context["source"].id
+        doc.icc_profile = source_doc.icc_profile  # the same colour space as its sample
+        OpController._extra_layers(doc, doc.layers[0], result.layers, title)
+        doc.mark_unsaved()  # nothing on disk holds it yet
+        return doc
+
+    @staticmethod
+    def _extra_layers(doc: Document, above: Layer, images: dict[str, np.ndarray],
+                      title: str) -> None:
         index = doc.index_of(above) + 1
         for name, image in images.items():
             if image.shape[:2] != doc.shape:
@@ -137,9 +214,9 @@ class OpController(QObject):
             index += 1
 
     def _failed(self, message: str, job: Job) -> None:
-        self.window.ops_panel.set_busy(False, "Failed")
-        dialogs.show_error(self.window, f"{job.context.get('title', job.op)} failed", message)
+        self.panel.set_busy(False, "Failed")
+        dialogs.show_error(self._owner, f"{job.context.get('title', job.op)} failed", message)
 
     def _cancelled(self, job: Job) -> None:
-        self.window.ops_panel.set_busy(False, "Cancelled")
-        self.window.statusBar().showMessage(f"{job.context.get('title', job.op)} cancelled", 4000)
+        self.panel.set_busy(False, "Cancelled")
+        self.session.show_message(f"{job.context.get('title', job.op)} cancelled", 4000)

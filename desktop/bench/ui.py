@@ -159,7 +159,8 @@ def run(megapixels: float, dabs: int = 200) -> dict[str, object]:
         recipe = {"op": "bench", "params": {}, "engine": ""}
 
         def add_layer(image: np.ndarray = changed) -> None:
-            doc.add_result_layer(doc.layers[-1], image, recipe, doc.mask.snapshot())
+            doc.add_result_layer(doc.layers[-1], image, recipe, doc.mask.snapshot(),
+                                 name="Benchmark result")
             app.processEvents()  # the canvas builds the new layer's pixmap here
 
         for _ in range(2):

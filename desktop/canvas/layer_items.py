@@ -3,8 +3,8 @@
 A layer's pixels never change in place (an edit assigns a new array), so the item remembers the
 array it was built from and converts again only when ``layer.pixels`` is a different object.
 Opacity, order and visibility changes touch only the item, never the pixels. A 24 MP layer is
-converted once (a ``QImage`` wrapping the layer's buffer → ``QPixmap``), never per mouse event
-or repaint.
+converted once (a ``QImage`` wrapping the layer's buffer → ``QPixmap``, see
+:func:`desktop.qimages.pixmap_from_pixels`), never per mouse event or repaint.
 """
 
 from __future__ import annotations
@@ -13,31 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene
 
 from desktop.document.layer import Layer
+from desktop.qimages import pixmap_from_pixels
 
-__all__ = ["LayerItem", "LayerStack", "layer_pixmap", "pixmap_from_rgba"]
-
-_FORMATS_8BIT = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888,
-                 4: QImage.Format.Format_RGBA8888}
-
-
-def pixmap_from_rgba(rgba: np.ndarray, *, opaque: bool = False) -> QPixmap:
-    """Convert straight ``uint8`` ``H×W×4`` to a ``QPixmap`` in one copy.
-
-    The ``QImage`` wraps ``rgba``'s buffer without copying; ``rgba`` stays referenced until
-    ``QPixmap.fromImage`` has made the pixmap's own copy. ``opaque`` ignores the alpha channel
-    (the layer has none), which lets Qt keep a cheaper opaque pixmap.
-    """
-    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
-    height, width = rgba.shape[:2]
-    fmt = QImage.Format.Format_RGBX8888 if opaque else QImage.Format.Format_RGBA8888
-    image = QImage(rgba, width, height, width * 4, fmt)
-    pixmap = QPixmap.fromImage(image)
-    del image  # the pixmap owns its pixels now; the wrapper must not outlive ``rgba``
-    return pixmap
+__all__ = ["LayerItem", "LayerStack", "layer_pixmap"]
 
 
 def layer_pixmap(layer: Layer) -> QPixmap:
@@ -48,15 +30,9 @@ def layer_pixmap(layer: Layer) -> QPixmap:
     lifetime (96 MB at 24 MP) although the pixmap is the only copy the canvas needs. 16-bit
     layers go through ``display_rgba8()``.
     """
-    pixels = layer.pixels
-    if pixels.dtype == np.uint8 and pixels.shape[2] in _FORMATS_8BIT:
-        array = np.ascontiguousarray(pixels)  # a copy only for a strided view
-        height, width, channels = array.shape
-        image = QImage(array, width, height, width * channels, _FORMATS_8BIT[channels])
-        pixmap = QPixmap.fromImage(image)
-        del image  # the pixmap owns its pixels now; the wrapper must not outlive ``array``
-        return pixmap
-    return pixmap_from_rgba(layer.display_rgba8(), opaque=not layer.has_alpha)
+    if layer.pixels.dtype == np.uint8:
+        return pixmap_from_pixels(layer.pixels)  # a copy only for a strided view
+    return pixmap_from_pixels(layer.display_rgba8(), opaque=not layer.has_alpha)
 
 
 class LayerItem(QGraphicsPixmapItem):

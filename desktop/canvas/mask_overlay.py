@@ -15,6 +15,8 @@ from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, qRgba
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from desktop.qimages import wrap_indexed8
+
 __all__ = ["DEFAULT_COLOUR", "MaskOverlayItem", "colour_table", "rect_from_slices"]
 
 DEFAULT_COLOUR = QColor(255, 40, 80)
@@ -73,14 +75,11 @@ class MaskOverlayItem(QGraphicsItem):
         """Wrap ``coverage`` (must be uint8 H×W, C-contiguous); free when it is the same array."""
         if coverage is self._coverage:
             return
-        if coverage.dtype != np.uint8 or coverage.ndim != 2 or not coverage.flags.c_contiguous:
-            raise ValueError("mask coverage must be a C-contiguous uint8 H×W array")
-        height, width = coverage.shape
+        image = wrap_indexed8(coverage, colour_table(self._colour, self._opacity))
         if self._coverage is None or self._coverage.shape != coverage.shape:
             self.prepareGeometryChange()
         self._coverage = coverage  # keeps the buffer alive as long as the QImage wraps it
-        self._image = QImage(coverage, width, height, width, QImage.Format.Format_Indexed8)
-        self._image.setColorTable(colour_table(self._colour, self._opacity))
+        self._image = image
         self._painted = self._bbox()
         self.update()
 

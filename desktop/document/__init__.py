@@ -2,6 +2,11 @@
 
 Layers, the repair mask, compositing, patch-based undo, export, OpenRaster files and autosave.
 Nothing here imports Qt; the UI listens to :class:`Emitter` events and calls these methods.
+
+The modules depend one way: ``regions``, ``events``, ``history`` and ``layer`` at the bottom;
+the edits (``mask_edits``, ``layer_edits``) above them; ``mask`` (its pixel maths in
+``mask_raster``), ``results`` and ``composite``; then ``document``; and what reads or writes
+documents (``ora``, ``opening``, ``export``, ``autosave``) on top.
 """
 
 from desktop.document.autosave import Autosaver, Recovery, find_recoveries, state_dir
@@ -15,22 +20,21 @@ from desktop.document.export import (
     keeps_16_bit,
     keeps_alpha,
 )
-from desktop.document.history import (
+from desktop.document.history import Edit, History
+from desktop.document.layer import Layer
+from desktop.document.layer_edits import (
     AddLayerEdit,
-    Edit,
-    History,
     LayerPropsEdit,
-    MaskInvertEdit,
-    MaskPatchEdit,
-    MaskReplaceEdit,
     MergeDownEdit,
     MoveLayerEdit,
     RemoveLayerEdit,
     ReplaceLayerPixelsEdit,
 )
-from desktop.document.layer import Layer
 from desktop.document.mask import TILE, Mask
+from desktop.document.mask_edits import MaskInvertEdit, MaskPatchEdit, MaskReplaceEdit
+from desktop.document.opening import open_document
 from desktop.document.ora import OraError, OraSnapshot, load_ora, save_ora, snapshot
+from desktop.document.regions import Rect, union_rect
 
 __all__ = [
     "TILE",
@@ -51,6 +55,7 @@ __all__ = [
     "OraError",
     "OraSnapshot",
     "Recovery",
+    "Rect",
     "RemoveLayerEdit",
     "ReplaceLayerPixelsEdit",
     "export_flat",
@@ -62,7 +67,9 @@ __all__ = [
     "keeps_16_bit",
     "keeps_alpha",
     "load_ora",
+    "open_document",
     "save_ora",
     "snapshot",
     "state_dir",
+    "union_rect",
 ]

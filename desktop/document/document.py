@@ -2,40 +2,38 @@
 
 Every public change goes through an :class:`~desktop.document.history.Edit`: the method builds
 the edit, applies it with ``edit.redo(doc)`` and pushes it, so doing, undoing and redoing run the
-same code. Edits call the private ``_insert_layer`` / ``_pop_layer`` / … helpers, which only
-record what changed; the events go out once the history has moved (one ``"layers"`` per step,
-however many layers the step touched).
+same code. Layer edits (:mod:`~desktop.document.layer_edits`) call the private ``_insert_layer``
+/ ``_pop_layer`` / … helpers, which only record what changed; the events go out once the history
+has moved (one ``"layers"`` per step, however many layers the step touched).
+
+Reading and writing files is not the document's business: :mod:`~desktop.document.opening`
+makes documents from files and :mod:`~desktop.document.ora` saves them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from desktop.document.composite import flatten, flatten_pixels
 from desktop.document.events import Emitter
-from desktop.document.history import (
+from desktop.document.history import Edit, History
+from desktop.document.layer import Layer, check_pixels
+from desktop.document.layer_edits import (
     AddLayerEdit,
-    Edit,
-    History,
     LayerPropsEdit,
-    MaskPatchEdit,
     MergeDownEdit,
     MoveLayerEdit,
-    Rect,
     RemoveLayerEdit,
     ReplaceLayerPixelsEdit,
 )
-from desktop.document.layer import Layer, check_pixels
-from desktop.document.mask import Mask, apply_kind
-from engine.core.masks import mask_bbox
-from engine.core.pixels import check_image, from_float, join_alpha, to_float
-
-if TYPE_CHECKING:
-    from engine.io import LoadedImage
+from desktop.document.mask import Mask
+from desktop.document.mask_edits import MaskPatchEdit, apply_kind
+from desktop.document.regions import Rect
+from desktop.document.results import image_layer, result_layer
 
 __all__ = ["Document"]
 
@@ -90,43 +88,14 @@ class Document:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_image(cls, loaded: LoadedImage) -> Document:
-        """A one-layer document ("Original") from :func:`engine.io.load`'s result."""
-        path = getattr(loaded, "path", None)
-        layer = Layer(pixels=loaded.pixels, name="Original")
-        return cls([layer], source_path=path, icc_profile=loaded.icc_profile, exif=loaded.exif,
-                   bit_depth=layer.bit_depth)
-
-    @classmethod
     def from_float(cls, image: np.ndarray, *, name: str = "Image", bit_depth: int = 8,
                    recipe: Mapping[str, Any] | None = None, title: str | None = None) -> Document:
-        """A one-layer document from an engine image (e.g. a generated texture)."""
-        check_image(image)
-        dtype = np.uint16 if bit_depth == 16 else np.uint8
-        layer = Layer(from_float(image, dtype), name=name,
-                      recipe=dict(recipe) if recipe is not None else None)
-        return cls([layer], bit_depth=bit_depth, title=title)
+        """A one-layer document from an engine image (e.g. a generated texture).
 
-    @classmethod
-    def open(cls, path: str | Path) -> Document:
-        """Open an OpenRaster file (``.ora``) or any image :mod:`engine.io` reads.
-
-        Raises
-        ------
-        desktop.document.ora.OraError, engine.io.ImageReadError
-            With a message naming the file.
+        Opening files is :func:`desktop.document.opening.open_document`.
         """
-        path = Path(path)
-        if path.suffix.lower() == ".ora":
-            from desktop.document.ora import load_ora
-
-            return load_ora(path)
-        from engine import io
-
-        doc = cls.from_image(io.load(path))
-        doc.source_path = path
-        doc.title = path.name
-        return doc
+        layer = image_layer(image, name=name, bit_depth=bit_depth, recipe=recipe)
+        return cls([layer], bit_depth=bit_depth, title=title)
 
     # ------------------------------------------------------------------ state
 
@@ -238,7 +207,8 @@ class Document:
         upper, lower = self.layers[index], self.layers[index - 1]
         dtype = np.uint16 if 16 in (upper.bit_depth, lower.bit_depth) else np.uint8
         base = lower.copy(visible=True, opacity=1.0)
-        merged = lower.copy(pixels=flatten_pixels([base, upper], dtype), recipe=None)
+        merged = lower.copy(pixels=flatten_pixels([base, upper], dtype), recipe=None,
+                            source_id=None)
         self._do(MergeDownEdit(index, upper, lower, merged))
         return merged
 
@@ -254,7 +224,7 @@ class Document:
 
     def add_result_layer(self, source_index: int | Layer, image: np.ndarray,
                          recipe: Mapping[str, Any], mask: np.ndarray | None = None, *,
-                         name: str | None = None) -> Layer:
+                         name: str) -> Layer:
         """Put an op's result on a new layer directly above its source layer.
 
         Parameters
@@ -271,49 +241,20 @@ class Document:
             (e.g. ``doc.mask.snapshot()`` taken when the job started) or float weights in
             [0, 1] → soft: ``source + (result − source) · coverage / 255``. Either way pixels
             outside the mask (coverage 0) are bit-identical to the source, and only the mask's
-            bounding box is computed.
-        name : str, optional
-            Layer name; default the op's title (or its name).
+            bounding box is computed (:func:`~desktop.document.results.result_layer`).
+        name : str
+            Layer name: the op's title, which the caller that ran the op knows.
 
         Returns
         -------
         Layer
-            The new layer: the source's bit depth, the source's alpha, RGB if either is RGB.
+            The new layer: the source's bit depth, the source's alpha, RGB if either is RGB;
+            its ``source_id`` is the source layer's id (what "Run again" selects).
         """
         if isinstance(source_index, Layer):
             source_index = self.index_of(source_index)
         source = self.layers[self._check_index(source_index)]
-        check_image(image, name="result image")
-        if image.shape[:2] != self.shape:
-            raise ValueError(f"the result is {image.shape[1]}×{image.shape[0]} but the document "
-                             f"is {self.width}×{self.height}; open it as a new document instead")
-        channels = max(source.channels, image.shape[2])
-        source_colour = source.colour()
-        colour = np.empty((self.height, self.width, channels), source.dtype)
-        recipe = dict(recipe)
-        if mask is None:
-            colour[...] = from_float(image, source.dtype)
-            recipe["mask_bbox"] = None
-        else:
-            mask = self._checked_mask(mask)
-            colour[...] = source_colour
-            rect = mask_bbox(mask if mask.dtype == np.bool_ else mask > 0)
-            if rect is None:
-                raise ValueError("the mask is empty: the result would change nothing")
-            rows, cols = rect
-            inside = mask[rect][:, :, None]
-            original = source_colour[rect]
-            if inside.dtype == np.bool_:
-                blended = from_float(image[rect], source.dtype)
-            else:
-                weight = to_float(inside) if inside.dtype == np.uint8 else inside
-                start = to_float(original)
-                blended = from_float(start + (image[rect] - start) * weight, source.dtype)
-            colour[rect] = np.where(inside > 0, blended, original)
-            recipe["mask_bbox"] = [int(cols.start), int(rows.start), int(cols.stop),
-                                   int(rows.stop)]
-        layer = Layer(join_alpha(colour, source.alpha()), name=name or self._op_title(recipe),
-                      recipe=recipe)
+        layer = result_layer(source, image, recipe, mask, name=name)
         index = self.layers.index(source) + 1
         self._do(AddLayerEdit(layer, index, self._active, text=f"Add result “{layer.name}”"))
         return layer
@@ -424,29 +365,6 @@ class Document:
         if dirty != self._dirty:
             self._dirty = dirty
             self.events.emit("dirty", dirty)
-
-    def _checked_mask(self, mask: np.ndarray) -> np.ndarray:
-        mask = np.asarray(mask)
-        if mask.ndim == 3 and mask.shape[2] == 1:
-            mask = mask[:, :, 0]
-        if mask.shape != self.shape:
-            raise ValueError(f"the mask has shape {mask.shape} but the document is "
-                             f"{self.width}×{self.height}")
-        if mask.dtype in (np.bool_, np.uint8):
-            return mask
-        if np.issubdtype(mask.dtype, np.floating):
-            return np.clip(mask, 0.0, 1.0).astype(np.float32)
-        raise TypeError(f"mask must be bool, uint8 coverage or float weights, not {mask.dtype}")
-
-    @staticmethod
-    def _op_title(recipe: Mapping[str, Any]) -> str:
-        op = str(recipe.get("op", "Result"))
-        try:
-            from engine.ops.registry import get_op
-
-            return str(get_op(op).title)
-        except Exception:  # an unknown or unloadable op still gets a layer name
-            return op
 
     def _check_index(self, index: int) -> int:
         if not -len(self.layers) <= index < len(self.layers):

@@ -1,9 +1,11 @@
 """Undo/redo that stores patches, bounded in bytes.
 
 Every change to a document is an :class:`Edit` that has already been applied when it is pushed
-(as Krita pushes its undo command after the work ran). Mask strokes keep only the 64×64 tiles
-they touched; whole-mask edits keep only the changed bounding box; layer edits keep the
-immutable pixel arrays they replaced, without copying them.
+(as Krita pushes its undo command after the work ran). The edits live with what they edit
+(:mod:`~desktop.document.mask_edits`: strokes keep only the 64×64 tiles they touched, whole-mask
+edits only the changed bounding box; :mod:`~desktop.document.layer_edits`: the immutable pixel
+arrays they replaced, without copying them); this module only orders and bounds them, and
+knows nothing of documents, masks or layers.
 
 ``nbytes`` of an edit is the memory the history keeps alive for it beyond what the document
 itself holds while the edit is applied. :class:`History` drops its oldest entries when the sum
@@ -15,46 +17,14 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-import numpy as np
+__all__ = ["ENTRY_OVERHEAD", "Edit", "History", "default_max_bytes"]
 
-if TYPE_CHECKING:
-    from desktop.document.document import Document
-    from desktop.document.layer import Layer
-
-__all__ = [
-    "AddLayerEdit",
-    "Edit",
-    "History",
-    "LayerPropsEdit",
-    "MaskInvertEdit",
-    "MaskPatchEdit",
-    "MaskReplaceEdit",
-    "MaskTile",
-    "MergeDownEdit",
-    "MoveLayerEdit",
-    "RemoveLayerEdit",
-    "ReplaceLayerPixelsEdit",
-    "default_max_bytes",
-    "union_rect",
-]
-
-Rect = tuple[slice, slice]
-_OVERHEAD = 256  # bytes charged per entry for the Python objects themselves
+ENTRY_OVERHEAD = 256
+"""Bytes charged per entry for the Python objects themselves."""
 _DEFAULT_MB = 1024
-
-
-def union_rect(a: Rect | None, b: Rect | None) -> Rect | None:
-    """The smallest ``(rows, cols)`` rectangle holding both (None counts as empty)."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return (slice(min(a[0].start, b[0].start), max(a[0].stop, b[0].stop)),
-            slice(min(a[1].start, b[1].start), max(a[1].stop, b[1].stop)))
 
 
 def default_max_bytes() -> int:
@@ -79,199 +49,19 @@ class Edit(ABC):
     """
 
     text: str = ""
-    nbytes: int = _OVERHEAD
+    nbytes: int = ENTRY_OVERHEAD
 
     @abstractmethod
-    def redo(self, doc: Document) -> None:
-        """Apply the change again."""
+    def redo(self, target: Any) -> None:
+        """Apply the change again to ``target`` (the object the :class:`History` was made for)."""
 
     @abstractmethod
-    def undo(self, doc: Document) -> None:
-        """Revert the change."""
+    def undo(self, target: Any) -> None:
+        """Revert the change on ``target``."""
 
     def merge(self, other: Edit) -> bool:
         """Absorb ``other`` (pushed right after this edit) and return True, or return False."""
         return False
-
-
-# ---------------------------------------------------------------------------------- mask edits
-
-@dataclass(frozen=True)
-class MaskTile:
-    """Coverage of one region before and after an edit."""
-
-    rows: slice
-    cols: slice
-    before: np.ndarray
-    after: np.ndarray
-
-
-class MaskPatchEdit(Edit):
-    """A brush stroke: before/after of only the 64×64 tiles it changed."""
-
-    def __init__(self, tiles: Sequence[MaskTile], text: str = "Paint mask") -> None:
-        self.tiles = list(tiles)
-        self.text = text
-        self.nbytes = _OVERHEAD + sum(t.before.nbytes + t.after.nbytes for t in self.tiles)
-        rect: Rect | None = None
-        for tile in self.tiles:
-            rect = union_rect(rect, (tile.rows, tile.cols))
-        self.rect = rect
-
-    def redo(self, doc: Document) -> None:
-        doc.mask.write_tiles([(t.rows, t.cols, t.after) for t in self.tiles], self.rect)
-
-    def undo(self, doc: Document) -> None:
-        doc.mask.write_tiles([(t.rows, t.cols, t.before) for t in self.tiles], self.rect)
-
-
-class MaskReplaceEdit(Edit):
-    """A whole-mask edit (lasso, rectangle, grow, …): before/after of the changed bbox only."""
-
-    def __init__(self, rows: slice, cols: slice, before: np.ndarray, after: np.ndarray,
-                 text: str) -> None:
-        self.rows, self.cols = rows, cols
-        self.before, self.after = before, after
-        self.text = text
-        self.nbytes = _OVERHEAD + before.nbytes + after.nbytes
-
-    def redo(self, doc: Document) -> None:
-        doc.mask.write_tiles([(self.rows, self.cols, self.after)], (self.rows, self.cols))
-
-    def undo(self, doc: Document) -> None:
-        doc.mask.write_tiles([(self.rows, self.cols, self.before)], (self.rows, self.cols))
-
-
-class MaskInvertEdit(Edit):
-    """Invert the mask; its own inverse, so it stores no pixels."""
-
-    text = "Invert mask"
-
-    def redo(self, doc: Document) -> None:
-        doc.mask.invert_in_place()
-
-    def undo(self, doc: Document) -> None:
-        doc.mask.invert_in_place()
-
-
-# --------------------------------------------------------------------------------- layer edits
-
-class AddLayerEdit(Edit):
-    """Insert ``layer`` at ``index`` (bottom = 0)."""
-
-    def __init__(self, layer: Layer, index: int, active_before: int, text: str | None = None):
-        self.layer, self.index, self.active_before = layer, index, active_before
-        self.text = text or f"Add layer “{layer.name}”"
-
-    def redo(self, doc: Document) -> None:
-        doc._insert_layer(self.index, self.layer)
-        doc._set_active(self.index)
-
-    def undo(self, doc: Document) -> None:
-        doc._pop_layer(self.index)
-        doc._set_active(self.active_before)
-
-
-class RemoveLayerEdit(Edit):
-    """Remove the layer at ``index``; the history keeps it alive for undo."""
-
-    def __init__(self, layer: Layer, index: int, active_before: int) -> None:
-        self.layer, self.index, self.active_before = layer, index, active_before
-        self.text = f"Delete layer “{layer.name}”"
-        self.nbytes = _OVERHEAD + layer.nbytes
-
-    def redo(self, doc: Document) -> None:
-        doc._pop_layer(self.index)
-        doc._set_active(min(self.index, len(doc.layers) - 1))
-
-    def undo(self, doc: Document) -> None:
-        doc._insert_layer(self.index, self.layer)
-        doc._set_active(self.active_before)
-
-
-class MoveLayerEdit(Edit):
-    """Move the layer at ``index`` to ``new_index`` (the others shift)."""
-
-    def __init__(self, index: int, new_index: int, name: str) -> None:
-        self.index, self.new_index = index, new_index
-        self.text = f"Move layer “{name}”"
-
-    def redo(self, doc: Document) -> None:
-        doc._move_layer(self.index, self.new_index)
-        doc._set_active(self.new_index)
-
-    def undo(self, doc: Document) -> None:
-        doc._move_layer(self.new_index, self.index)
-        doc._set_active(self.index)
-
-
-class LayerPropsEdit(Edit):
-    """Change name/visible/opacity; consecutive opacity changes of one layer merge."""
-
-    def __init__(self, layer: Layer, before: dict[str, Any], after: dict[str, Any]) -> None:
-        self.layer, self.before, self.after = layer, dict(before), dict(after)
-        self.text = self._describe()
-
-    def _describe(self) -> str:
-        name = self.before.get("name", self.layer.name)
-        if set(self.after) == {"name"}:
-            return f"Rename layer “{name}” to “{self.after['name']}”"
-        if set(self.after) == {"visible"}:
-            return f"{'Show' if self.after['visible'] else 'Hide'} layer “{name}”"
-        if set(self.after) == {"opacity"}:
-            return f"Opacity of “{name}” {round(self.after['opacity'] * 100)} %"
-        return f"Layer properties of “{name}”"
-
-    def redo(self, doc: Document) -> None:
-        doc._set_props(self.layer, self.after)
-
-    def undo(self, doc: Document) -> None:
-        doc._set_props(self.layer, self.before)
-
-    def merge(self, other: Edit) -> bool:
-        if (isinstance(other, LayerPropsEdit) and other.layer is self.layer
-                and set(self.after) == {"opacity"} and set(other.after) == {"opacity"}):
-            self.after = dict(other.after)
-            self.text = self._describe()
-            return True
-        return False
-
-
-class MergeDownEdit(Edit):
-    """Replace the layer at ``index`` and the one below it by ``merged``."""
-
-    def __init__(self, index: int, upper: Layer, lower: Layer, merged: Layer) -> None:
-        self.index, self.upper, self.lower, self.merged = index, upper, lower, merged
-        self.text = f"Merge “{upper.name}” down"
-        self.nbytes = _OVERHEAD + upper.nbytes + lower.nbytes
-
-    def redo(self, doc: Document) -> None:
-        doc._pop_layer(self.index)
-        doc._pop_layer(self.index - 1)
-        doc._insert_layer(self.index - 1, self.merged)
-        doc._set_active(self.index - 1)
-
-    def undo(self, doc: Document) -> None:
-        doc._pop_layer(self.index - 1)
-        doc._insert_layer(self.index - 1, self.lower)
-        doc._insert_layer(self.index, self.upper)
-        doc._set_active(self.index)
-
-
-class ReplaceLayerPixelsEdit(Edit):
-    """Swap a layer's (immutable) pixel array; both arrays are kept, neither is copied."""
-
-    def __init__(self, layer: Layer, before: np.ndarray, after: np.ndarray,
-                 text: str = "Edit pixels", rect: Rect | None = None) -> None:
-        self.layer, self.before, self.after, self.rect = layer, before, after, rect
-        self.text = text
-        self.nbytes = _OVERHEAD + max(before.nbytes, after.nbytes)
-
-    def redo(self, doc: Document) -> None:
-        doc._replace_pixels(self.layer, self.after, self.rect)
-
-    def undo(self, doc: Document) -> None:
-        doc._replace_pixels(self.layer, self.before, self.rect)
 
 
 # ------------------------------------------------------------------------------------- history
@@ -285,8 +75,8 @@ class History:
 
     Parameters
     ----------
-    target : Document
-        What the edits apply to.
+    target : object
+        What the edits apply to (a :class:`~desktop.document.document.Document`).
     max_bytes : int, optional
         Memory bound (default: ``PIXELMEND_UNDO_MB`` or 1 GiB). The newest entry is always kept.
     on_change : callable, optional

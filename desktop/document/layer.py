@@ -77,6 +77,9 @@ class Layer:
         ``{"op", "params", "engine"}`` (plus ``"mask_bbox"``) for a result layer.
     id : str
         A uuid hex that never changes, also across an .ora round trip.
+    source_id : str or None
+        For a result layer, the ``id`` of the layer the op read (it may since have moved, or
+        been deleted); None for other layers. Kept across an .ora round trip.
     """
 
     pixels: np.ndarray
@@ -85,6 +88,7 @@ class Layer:
     opacity: float = 1.0
     recipe: dict[str, Any] | None = None
     id: str = field(default_factory=_new_id)
+    source_id: str | None = None
     _display: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __setattr__(self, key: str, value: Any) -> None:

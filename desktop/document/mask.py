@@ -6,7 +6,9 @@ scene coordinates straight onto this). Rectangles are ``(rows, cols)`` slice pai
 
 Every paint operation touches only its bounding box: a dab computes its falloff on the dab's
 box, a stroke remembers the 64×64 tiles it touched the first time it touches them, and whole-mask
-edits (grow, shrink, feather) work on the mask's bounding box plus their reach.
+edits (grow, shrink, feather) work on the mask's bounding box plus their reach. The pixel maths
+is in :mod:`~desktop.document.mask_raster`; the undo steps the edits return are in
+:mod:`~desktop.document.mask_edits`.
 """
 
 from __future__ import annotations
@@ -17,33 +19,18 @@ from collections.abc import Iterable, Sequence
 import cv2
 import numpy as np
 
+from desktop.document import mask_raster
 from desktop.document.events import Emitter
-from desktop.document.history import (
-    Edit,
-    MaskInvertEdit,
-    MaskPatchEdit,
-    MaskReplaceEdit,
-    MaskTile,
-    union_rect,
-)
+from desktop.document.mask_edits import MaskInvertEdit, MaskPatchEdit, MaskReplaceEdit, MaskTile
+from desktop.document.regions import Rect, union_rect
 from engine.core.masks import as_bool_mask, mask_bbox
 from engine.core.pixels import from_float, to_float
 
 __all__ = ["TILE", "Mask", "Rect"]
 
-Rect = tuple[slice, slice]
 TILE = 64
 """Side of the square tiles a stroke's undo patch is made of."""
 _SEGMENT = 64.0  # a long line is painted in pieces about this long (plus the brush) at a time
-
-
-def _smoothstep_inplace(t: np.ndarray) -> np.ndarray:
-    """``t² (3 − 2t)`` computed in place (big dabs: no temporaries beyond one)."""
-    factor = t * np.float32(-2.0)
-    factor += np.float32(3.0)
-    t *= t
-    t *= factor
-    return t
 
 
 class Mask:
@@ -152,12 +139,8 @@ class Mask:
         rect = self._box(x - radius - 0.5, y - radius - 0.5, x + radius + 0.5, y + radius + 0.5)
         if rect is None:
             return None
-        rows, cols = rect
-        ys = (np.arange(rows.start, rows.stop, dtype=np.float32) + np.float32(0.5 - y))[:, None]
-        xs = (np.arange(cols.start, cols.stop, dtype=np.float32) + np.float32(0.5 - x))[None, :]
-        distance = ys * ys + xs * xs  # np.hypot is several times slower
-        np.sqrt(distance, out=distance)
-        self._paint(rect, self._profile(distance, radius, hardness), erase)
+        distance = mask_raster.dab_distance(rect, x, y)
+        self._paint(rect, mask_raster.brush_profile(distance, radius, hardness), erase)
         return rect
 
     def line(self, x0: float, y0: float, x1: float, y1: float, radius: float, hardness: float,
@@ -230,13 +213,8 @@ class Mask:
                          pts[:, 0].max() + 1, pts[:, 1].max() + 1)
         if rect is None:
             return None
-        rows, cols = rect
-        inside = np.zeros((rows.stop - rows.start, cols.stop - cols.start), np.uint8)
-        # OpenCV puts pixel centres on integers; 4 fractional bits keep sub-pixel vertices.
-        local = np.rint((pts - 0.5 - [cols.start, rows.start]) * 16).astype(np.int32)
-        cv2.fillPoly(inside, [local], 1, lineType=cv2.LINE_8, shift=4)
-        region = self._coverage[rect]
-        new = np.where(inside.astype(bool), np.uint8(self._value(value)), region)
+        inside = mask_raster.polygon_inside(pts, rect)
+        new = np.where(inside, np.uint8(self._value(value)), self._coverage[rect])
         text = "Lasso" if value else "Lasso erase"
         return self._replace(rect, new, text)
 
@@ -275,11 +253,8 @@ class Mask:
         rect = self.bbox(math.ceil(px))
         if rect is None or px <= 0:
             return None
-        region = self._coverage[rect]
-        uncovered = (region == 0).astype(np.uint8)
-        distance = cv2.distanceTransform(uncovered, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        new = np.where(distance <= px, np.uint8(255), region)
-        return self._replace(rect, new, f"Grow mask {px:g} px")
+        return self._replace(rect, mask_raster.grown(self._coverage[rect], px),
+                             f"Grow mask {px:g} px")
 
     def shrink(self, px: float) -> MaskReplaceEdit | None:
         """Uncover every pixel within ``px`` of an unmasked pixel (the canvas edge does not count).
@@ -288,12 +263,8 @@ class Mask:
         rect = self.bbox(1)
         if rect is None or px <= 0:
             return None
-        region = self._coverage[rect]
-        # Pad with "covered" so that the canvas border does not eat into the mask.
-        covered = np.pad((region > 0).astype(np.uint8), 1, constant_values=1)
-        distance = cv2.distanceTransform(covered, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-        new = np.where(distance <= px, np.uint8(0), region)
-        return self._replace(rect, new, f"Shrink mask {px:g} px")
+        return self._replace(rect, mask_raster.shrunk(self._coverage[rect], px),
+                             f"Shrink mask {px:g} px")
 
     def feather(self, px: float) -> MaskReplaceEdit | None:
         """Soften the mask edge with a Gaussian of σ = ``px`` / 2 (reaching about 1.5 ``px``)."""
@@ -360,17 +331,6 @@ class Mask:
     def _value(value: int) -> int:
         return int(min(max(int(value), 0), 255))
 
-    @staticmethod
-    def _profile(distance: np.ndarray, radius: float, hardness: float) -> np.ndarray:
-        """Coverage in [0, 1] from the distance to the brush centre (or stroke); in place."""
-        hardness = min(max(float(hardness), 0.0), 1.0)
-        width = max(radius * (1.0 - hardness), 1.0)
-        # t = (radius + 0.5 − d) / width, clipped to [0, 1], then smoothed
-        distance -= np.float32(radius + 0.5)
-        distance *= np.float32(-1.0 / width)
-        np.clip(distance, 0.0, 1.0, out=distance)
-        return _smoothstep_inplace(distance)
-
     def _box(self, left: float, top: float, right: float, bottom: float) -> Rect | None:
         rows = slice(max(math.floor(top), 0), min(math.ceil(bottom), self.height))
         cols = slice(max(math.floor(left), 0), min(math.ceil(right), self.width))
@@ -385,17 +345,8 @@ class Mask:
                          max(x0, x1) + reach, max(y0, y1) + reach)
         if rect is None:
             return None
-        rows, cols = rect
-        dx, dy = np.float32(x1 - x0), np.float32(y1 - y0)
-        ys = (np.arange(rows.start, rows.stop, dtype=np.float32) + np.float32(0.5 - y0))[:, None]
-        xs = (np.arange(cols.start, cols.stop, dtype=np.float32) + np.float32(0.5 - x0))[None, :]
-        squared = float(dx * dx + dy * dy)
-        if squared > 0:
-            t = np.clip((xs * dx + ys * dy) / np.float32(squared), 0.0, 1.0)
-            xs, ys = xs - t * dx, ys - t * dy
-        distance = xs * xs + ys * ys
-        np.sqrt(distance, out=distance)
-        self._paint(rect, self._profile(distance, radius, hardness), erase)
+        distance = mask_raster.segment_distance(rect, x0, y0, x1, y1)
+        self._paint(rect, mask_raster.brush_profile(distance, radius, hardness), erase)
         return rect
 
     def _paint(self, rect: Rect, strength: np.ndarray, erase: bool) -> None:
@@ -447,31 +398,3 @@ class Mask:
     def _emit(self, rect: Rect | None) -> None:
         if self.events is not None:
             self.events.emit("mask", rect)
-
-
-def mask_edit_kinds() -> tuple[str, ...]:
-    """The ``kind`` names :meth:`Document.apply_mask_edit` accepts."""
-    return tuple(_KINDS)
-
-
-_KINDS = {
-    "invert": "invert",
-    "clear": "clear",
-    "grow": "grow",
-    "shrink": "shrink",
-    "feather": "feather",
-    "rect": "fill_rect",
-    "polygon": "fill_polygon",
-    "lasso": "fill_polygon",
-    "set": "set_from_bool",
-    "coverage": "set_coverage",
-}
-
-
-def apply_kind(target: Mask, kind: str, /, **kw: object) -> Edit | None:
-    """Run the whole-mask edit named ``kind`` on ``target`` with keyword arguments ``kw``."""
-    try:
-        method = _KINDS[kind]
-    except KeyError:
-        raise ValueError(f"unknown mask edit {kind!r}; use one of {', '.join(_KINDS)}") from None
-    return getattr(target, method)(**kw)

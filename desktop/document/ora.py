@@ -5,8 +5,8 @@ The archive follows OpenRaster 0.0.x: the first entry is ``mimetype`` (stored, u
 layer, top-most first), ``data/<layer id>.png`` per layer (16-bit PNG for 16-bit layers),
 ``Thumbnails/thumbnail.png`` (at most 256 px) and ``mergedimage.png``. PixelMend adds
 ``pixelmend/mask.png`` (8-bit coverage) and ``pixelmend/document.json`` (recipes by layer
-``src``, layer ids, the active layer, bit depth, source path, title, ICC profile and EXIF as
-base64), which other programs ignore.
+``src``, layer ids, the ids of result layers' source layers, the active layer, bit depth, source
+path, title, ICC profile and EXIF as base64), which other programs ignore.
 
 Reading also accepts plain files from GIMP or Krita: layers smaller than the canvas or placed
 with ``x``/``y`` offsets are put on a transparent canvas-size layer, nested stacks are flattened
@@ -28,17 +28,15 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
 
 from desktop.document.composite import flatten_pixels
+from desktop.document.document import Document
 from desktop.document.layer import Layer
 from engine.core.atomic import atomic_write
-
-if TYPE_CHECKING:
-    from desktop.document.document import Document
 
 __all__ = ["MIMETYPE", "OraError", "OraSnapshot", "load_ora", "save_ora", "snapshot"]
 
@@ -203,7 +201,8 @@ def _extras_json(snap: OraSnapshot, sources: dict[str, str]) -> bytes:
         "title": snap.title,
         "icc_profile": _b64(snap.icc_profile),
         "exif": _b64(snap.exif),
-        "layers": {sources[layer.id]: {"id": layer.id, "recipe": layer.recipe}
+        "layers": {sources[layer.id]: {"id": layer.id, "recipe": layer.recipe,
+                                       "source": layer.source_id}
                    for layer in snap.layers},
         **snap.extra,
     }
@@ -226,8 +225,6 @@ def load_ora(path: str | Path) -> Document:
         Not a zip, no ``stack.xml``, a missing or unreadable layer image, a damaged archive;
         the message names the file.
     """
-    from desktop.document.document import Document
-
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as archive:
@@ -392,4 +389,6 @@ def _make_layer(entry: dict[str, Any], pixels: np.ndarray, width: int, height: i
             layer.recipe = info["recipe"]
         if isinstance(info.get("id"), str) and info["id"]:
             layer.id = info["id"]
+        if isinstance(info.get("source"), str) and info["source"]:
+            layer.source_id = info["source"]
     return layer

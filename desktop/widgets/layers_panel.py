@@ -69,7 +69,8 @@ class LayersPanel(QWidget):
                                    QStyle.StandardPixmap.SP_TrashIcon)
         self.merge = self._button("Merge down", "Merge the layer into the one below", None)
         self.rerun = self._button("Run again…", "Load this layer's recipe into the ops panel and "
-                                  "select its source layer, to run it with other settings",
+                                  "select the layer it was made from, to run it with other "
+                                  "settings",
                                   QStyle.StandardPixmap.SP_BrowserReload)
         self._layout()
         self.list.currentRowChanged.connect(self._row_changed)
@@ -154,8 +155,7 @@ class LayersPanel(QWidget):
         self.duplicate.setEnabled(doc is not None)
         self.delete.setEnabled(count > 1)
         self.merge.setEnabled(doc is not None and index > 0)
-        self.rerun.setEnabled(doc is not None and index > 0
-                              and bool(doc.active_layer.recipe))
+        self.rerun.setEnabled(doc is not None and bool(doc.active_layer.recipe))
         self.opacity.setEnabled(doc is not None)
 
     # -- edits ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap, QResizeEvent
+from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.qimages import qimage_from_array
 from desktop.widgets.param_form import ParamForm
 from engine.core.pixels import to_uint8
 from engine.ops import all_ops, get_op
@@ -37,7 +38,11 @@ _DEVICE_TITLES = {"cpu": "CPU", "cuda": "GPU (CUDA)", "mps": "GPU (Apple)"}
 
 
 def mask_note(op: type[Op]) -> str:
-    """One line telling a person how ``op`` uses the mask."""
+    """One line telling a person how ``op`` uses the mask (and, for a generating op, where its
+    result goes)."""
+    if getattr(op, "generates", False):
+        return ("Makes a new image: one of another size than this image opens as a new "
+                "document; one of the same size (filling the mask) lands as a new layer.")
     if op.mask_use == "ignore":
         return "Ignores the mask; proposes a new mask you can edit."
     if op.needs_mask:
@@ -215,15 +220,9 @@ class OpsPanel(QWidget):
     def show_preview(self, image: np.ndarray) -> None:
         """A live preview (GAN training and the like), scaled to the panel's width."""
         array = to_uint8(np.asarray(image))
-        if array.ndim == 3 and array.shape[2] == 1:
-            array = np.ascontiguousarray(array[:, :, 0])
-        height, width = array.shape[:2]
-        if array.ndim == 2:
-            qimage = QImage(array, width, height, width, QImage.Format.Format_Grayscale8)
-        else:
-            array = np.ascontiguousarray(array[:, :, :3])
-            qimage = QImage(array, width, height, width * 3, QImage.Format.Format_RGB888)
-        pixmap = QPixmap.fromImage(qimage)  # copies; ``array`` may go after this line
+        if array.ndim == 3 and array.shape[2] > 3:
+            array = array[:, :, :3]  # a preview shows colour only
+        pixmap = QPixmap.fromImage(qimage_from_array(array))
         side = max(self.width() - 16, 64)
         self.preview.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                                              Qt.TransformationMode.SmoothTransformation))

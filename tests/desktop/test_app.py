@@ -14,6 +14,7 @@ from desktop import app as app_module
 from desktop.document.autosave import Autosaver, find_recoveries, state_dir
 from desktop.document.document import Document
 from desktop.document.layer import Layer
+from desktop.main_window import open_windows
 
 
 def dead_pid() -> int:
@@ -128,7 +129,7 @@ def test_settings_persist_between_windows(qtbot, photo_path):
     qtbot.addWidget(second)
     assert (second.brush.size, second.brush.hardness) == (33, 0.25)
     assert settings.recent_files() == [str(photo_path.resolve())]
-    second.files.fill_recent_menu()
+    second.files.fill_recent_menu(second.recent_menu)
     assert second.recent_menu.actions()[0].text() == "photo.png"
     second.recent_menu.actions()[0].trigger()
     assert second.document is not None and second.document.title == "photo.png"
@@ -176,9 +177,9 @@ def test_each_further_path_opens_its_own_window(qtbot, tmp_path, photo_path):
     windows = app_module.open_paths(first_window, [str(photo_path), str(second)])
     assert len(windows) == 2 and windows[0] is first_window
     assert [w.document.title for w in windows] == ["photo.png", "second.png"]
-    assert windows[1] in app_module._windows
+    assert windows[1] in open_windows()
     windows[1].close()  # clean: closes without asking, and is freed
-    qtbot.waitUntil(lambda: windows[1] not in app_module._windows, timeout=2_000)
+    qtbot.waitUntil(lambda: windows[1] not in open_windows(), timeout=2_000)
     first_window.shutdown()
 
 

@@ -112,7 +112,7 @@ def test_history_panel_rows_and_goto(window, panels, doc):
 def test_run_again_loads_recipe_and_selects_the_source(window, panels, doc, qtbot):
     layers, _history = panels
     recipe = {"op": "median", "params": {"size": 7}, "engine": "0"}
-    doc.add_result_layer(1, doc.layers[1].colour_float(), recipe)
+    doc.add_result_layer(1, doc.layers[1].colour_float(), recipe, name="Median filter")
     assert doc.active_index == 2 and layers.rerun.isEnabled()
     layers.rerun.click()
     assert window.ops_panel.current_op().name == "median"

@@ -44,6 +44,7 @@ def test_mask_notes_cover_every_kind():
     assert "proposes a new mask" in mask_note(Fake)
     Fake.mask_use, Fake.needs_mask = "hole", True
     assert mask_note(Fake).startswith("Needs a mask")
+    assert "opens as a new document" in mask_note(get_op("texture_gan"))
 
 
 def test_run_button_emits_the_form_values_and_busy_state(qtbot):

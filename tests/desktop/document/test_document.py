@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from desktop.document import Document, Layer
+from desktop.document import Document, Layer, open_document
 from engine import io
 from engine.core.pixels import from_float, to_float
 from engine.core.recipe import Recipe
@@ -48,10 +51,10 @@ def test_document_checks_its_layers():
     assert not doc.dirty and doc.mask.shape == (48, 64)
 
 
-def test_open_an_image_file(tmp_path):
+def test_open_document_reads_an_image_file(tmp_path):
     px = noise(20, 30, 4, np.uint16)
     path = io.save(tmp_path / "photo.png", px)
-    doc = Document.open(path)
+    doc = open_document(path)
     assert doc.layers[0].name == "Original" and doc.bit_depth == 16
     np.testing.assert_array_equal(doc.layers[0].pixels, px)
     assert doc.source_path == path and doc.title == "photo.png" and doc.save_path is None
@@ -195,7 +198,7 @@ def test_result_layer_keeps_the_source_alpha():
     doc = make_doc(source)
     mask = np.zeros((30, 30), bool)
     mask[5:15, 5:15] = True
-    layer = doc.add_result_layer(0, np.zeros((30, 30, 3), np.float32), recipe(), mask)
+    layer = doc.add_result_layer(0, np.zeros((30, 30, 3), np.float32), recipe(), mask, name="Zero")
     assert layer.has_alpha
     np.testing.assert_array_equal(layer.alpha(), source[:, :, 3:])
     np.testing.assert_array_equal(layer.pixels[~mask], source[~mask])
@@ -206,12 +209,12 @@ def test_result_layer_without_mask_and_with_gray_source():
     source = noise(20, 24, 1, np.uint8)
     doc = make_doc(source)
     result = RNG.random((20, 24, 3), dtype=np.float32)  # an op that colourises
-    layer = doc.add_result_layer(doc.layers[0], result, recipe(), None)
+    layer = doc.add_result_layer(doc.layers[0], result, recipe(), None, name="Colour")
     assert layer.channels == 3 and layer.recipe["mask_bbox"] is None
     np.testing.assert_array_equal(layer.pixels, from_float(result, np.uint8))
     mask = np.zeros((20, 24), bool)
     mask[:5] = True
-    gray_result = doc.add_result_layer(0, result, recipe(), mask)
+    gray_result = doc.add_result_layer(0, result, recipe(), mask, name="Colour")
     np.testing.assert_array_equal(gray_result.pixels[5:], np.repeat(source[5:], 3, axis=2))
     assert doc.layers.index(gray_result) == 1  # directly above the source, below the first one
 
@@ -219,33 +222,46 @@ def test_result_layer_without_mask_and_with_gray_source():
 def test_result_layer_errors():
     doc = make_doc()
     with pytest.raises(ValueError, match="open it as a new document"):
-        doc.add_result_layer(0, np.zeros((10, 10, 3), np.float32), recipe())
+        doc.add_result_layer(0, np.zeros((10, 10, 3), np.float32), recipe(), name="R")
     with pytest.raises(ValueError, match="mask is empty"):
         doc.add_result_layer(0, np.zeros((48, 64, 3), np.float32), recipe(),
-                             np.zeros((48, 64), bool))
+                             np.zeros((48, 64), bool), name="R")
     with pytest.raises(TypeError, match="float32"):
-        doc.add_result_layer(0, np.zeros((48, 64, 3), np.float64), recipe())
+        doc.add_result_layer(0, np.zeros((48, 64, 3), np.float64), recipe(), name="R")
     gone = doc.layers[0].copy()
     with pytest.raises(ValueError, match="no longer in the document"):
-        doc.add_result_layer(gone, np.zeros((48, 64, 3), np.float32), recipe())
+        doc.add_result_layer(gone, np.zeros((48, 64, 3), np.float32), recipe(), name="R")
 
 
-def test_result_layer_is_named_after_the_op_title(monkeypatch):
-    from engine.ops import registry
-
-    class Titled:
-        title = "Titled Op"
-
-    def fake_get_op(name):
-        if name == "titled":
-            return Titled
-        raise registry.OpError(f"unknown op {name!r}")
-
-    monkeypatch.setattr(registry, "get_op", fake_get_op)
-    doc = make_doc()
+def test_result_layer_records_its_source_and_takes_the_callers_name():
+    doc = make_doc(noise(48, 64, 3), noise(48, 64, 3))
+    source = doc.layers[0]
     image = np.zeros((48, 64, 3), np.float32)
-    assert doc.add_result_layer(0, image, Recipe("titled").to_dict()).name == "Titled Op"
-    assert doc.add_result_layer(0, image, {"op": "no_such_op", "params": {}}).name == "no_such_op"
+    layer = doc.add_result_layer(source, image, Recipe("no_such_op").to_dict(), name="My title")
+    assert layer.name == "My title" and layer.source_id == source.id
+    assert doc.layers.index(layer) == 1
+    doc.move_layer(0, 2)  # the source moves to the top: the record still names it
+    assert doc.index_of(layer.source_id) == 2
+    copy = doc.duplicate_layer(doc.index_of(layer))
+    assert copy.source_id == source.id  # a copy of a result has the same source
+    merged = doc.merge_down(doc.index_of(copy))
+    assert merged.recipe is None and merged.source_id is None  # no longer one op's result
+    assert doc.layers[0].source_id is None  # not a result
+
+
+def test_the_document_model_does_not_import_the_op_registry():
+    """Layer names come from whoever ran the op; the model knows nothing of ops."""
+    package = Path(__file__).resolve().parents[3] / "desktop" / "document"
+    imported = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add((path.name, node.module))
+            elif isinstance(node, ast.Import):
+                imported.update((path.name, alias.name) for alias in node.names)
+    assert len(imported) > 20
+    assert [(name, module) for name, module in imported
+            if module.startswith(("engine.ops", "engine.core.recipe"))] == []
 
 
 # ------------------------------------------------------------------------------ merge down

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from desktop.document import Document, Edit, History, Layer
-from desktop.document.history import default_max_bytes, union_rect
+from desktop.document.history import default_max_bytes
+from desktop.document.regions import union_rect
 
 
 class Counter:

@@ -11,7 +11,15 @@ import cv2
 import numpy as np
 import pytest
 
-from desktop.document import Document, Layer, OraError, load_ora, save_ora, snapshot
+from desktop.document import (
+    Document,
+    Layer,
+    OraError,
+    load_ora,
+    open_document,
+    save_ora,
+    snapshot,
+)
 from desktop.document import ora as ora_module
 
 RNG = np.random.default_rng(5)
@@ -40,6 +48,7 @@ def make_doc() -> Document:
                       "mask_bbox": [2, 3, 20, 30]}),
         Layer(noise(40, 30, 3), "Top 8-bit", opacity=0.123456789),
     ]
+    layers[2].source_id = layers[0].id
     doc = Document(layers, source_path="/photos/in.tif", icc_profile=b"\x00icc\xff" * 10,
                    exif=b"Exif\x00\x00MM\x00*", bit_depth=16, title="in.tif")
     doc.active_index = 2
@@ -54,8 +63,8 @@ def test_round_trip_is_exact(tmp_path):
     back = load_ora(path)
     assert len(back.layers) == len(doc.layers)
     for old, new in zip(doc.layers, back.layers, strict=True):
-        assert (new.name, new.visible, new.opacity, new.id) == (
-            old.name, old.visible, old.opacity, old.id)
+        assert (new.name, new.visible, new.opacity, new.id, new.source_id) == (
+            old.name, old.visible, old.opacity, old.id, old.source_id)
         assert new.recipe == old.recipe
         assert new.pixels.dtype == old.pixels.dtype
         np.testing.assert_array_equal(new.pixels, old.pixels)
@@ -203,9 +212,9 @@ def test_snapshot_is_independent_of_later_edits(tmp_path):
     np.testing.assert_array_equal(back.mask.coverage, 255 - doc.mask.coverage)
 
 
-def test_document_open_dispatches_on_ora(tmp_path):
+def test_open_document_dispatches_on_ora(tmp_path):
     path = save_ora(make_doc(), tmp_path / "x.ora")
-    doc = Document.open(path)
+    doc = open_document(path)
     assert len(doc.layers) == 4 and doc.save_path == path
 
 
