@@ -8,9 +8,9 @@ Both ops take the texture sample from the image and work in one of two modes:
 ``fill_mask``
     Fill the painted mask with texture learnt from around it: the sample is the mask's bounding
     box grown by its own size (at least 64 px) with the masked pixels excluded, the texture is
-    shifted to the mean colour of a thin ring around the mask, and
-    :func:`engine.ops.registry.run_op` blends it in with a 3 px feather just inside the mask's
-    edge; pixels outside the mask stay bit-identical.
+    shifted to the mean colour of a thin ring around the mask, and blended in with a
+    :data:`FILL_FEATHER_PX` feather just inside the mask's edge (:func:`fill_with_texture`);
+    pixels outside the mask stay bit-identical.
 
 ``texture_gan`` trains a small per-sample GAN (:mod:`engine.ops.texture.gan`) for a time budget,
 with a live preview; the trained model is returned in ``info["model"]`` and kept in
@@ -32,7 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from engine.core.masks import mask_bbox
+from engine.core.masks import blend_inside, mask_bbox
 from engine.core.params import Bool, Choice, Float, Int, Seed
 from engine.core.progress import CancelToken, Progress, sub_range
 from engine.ops.registry import Op, OpError, OpResult, register
@@ -41,6 +41,8 @@ __all__ = ["TextureGanOp", "TexturePatchOp", "fill_with_texture", "texture_sampl
 
 RING_PX = 6
 """Width of the ring around the mask whose mean colour the fill is matched to."""
+FILL_FEATHER_PX = 3.0
+"""Width of the ramp from the original to the texture just inside a filled mask's edge."""
 
 MAX_DETAIL_PIXELS = 4096 * 4096
 """Largest texture the GAN op rebuilds from sample patches (its NNF and distance maps grow with
@@ -100,7 +102,8 @@ def texture_sample(image: np.ndarray, mask: np.ndarray | None, mode: str
 def fill_with_texture(image: np.ndarray, mask: np.ndarray,
                       synthesise: Callable[[int, int], np.ndarray], *,
                       match_colour: bool = True) -> np.ndarray:
-    """Paste synthesised texture into ``mask`` (hard edge; ``run_op`` adds the feather).
+    """Blend synthesised texture into ``mask``, feathered over :data:`FILL_FEATHER_PX` inside
+    its edge (generating ops confine their own results: ``run_op`` does not blend them).
 
     Parameters
     ----------
@@ -130,8 +133,9 @@ def fill_with_texture(image: np.ndarray, mask: np.ndarray,
             shift = original[ring].mean(axis=0) - texture[ring].mean(axis=0)
             texture = np.clip(texture + shift, 0.0, 1.0)
     out = image.copy()
-    out[rows, cols] = np.where(inside[:, :, None], texture, original)
-    return out.astype(np.float32, copy=False)
+    out[rows, cols] = blend_inside(original, texture.astype(np.float32), inside,
+                                   FILL_FEATHER_PX)
+    return out
 
 
 @register

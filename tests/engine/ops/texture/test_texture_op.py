@@ -165,3 +165,16 @@ def test_patchmatch_method_generates_tiles_and_fills(photo):
                     params={"method": "patchmatch", "mode": "fill_mask", "layouts": 4})
     assert np.array_equal(filled.image[~mask], scratched[~mask])
     assert filled.image[mask][:, 2].mean() < 0.5          # the blue scratch is gone
+
+
+def test_a_filled_mask_ramps_in_from_its_edge_and_the_outside_is_untouched():
+    from engine.ops.texture.texture_op import FILL_FEATHER_PX, fill_with_texture
+
+    image = np.full((40, 40, 3), 0.2, np.float32)
+    mask = np.zeros((40, 40), bool)
+    mask[10:30, 10:30] = True
+    out = fill_with_texture(image, mask, lambda h, w: np.full((h, w, 3), 0.8, np.float32),
+                            match_colour=False)
+    assert np.array_equal(out[~mask], image[~mask])
+    assert out[10, 20, 0] < 0.5 < out[20, 20, 0] == pytest.approx(0.8)   # edge still ramps
+    assert out[10 + int(FILL_FEATHER_PX), 20, 0] == pytest.approx(0.8)
