@@ -18,6 +18,7 @@ from engine.io.formats import (
     keeps_16_bit,
     keeps_alpha,
 )
+from engine.io.memory import MEMORY_ENV, format_size, memory_budget, parse_size
 from engine.io.read import DEFAULT_MAX_PIXELS, LoadedImage, load, read_mask
 from engine.io.write import encode, save
 
@@ -29,13 +30,17 @@ __all__ = [
     "ImageReadError",
     "ImageWriteError",
     "LoadedImage",
+    "MEMORY_ENV",
     "encode",
     "format_of",
+    "format_size",
     "is_supported",
     "keeps_16_bit",
     "keeps_alpha",
     "list_images",
     "load",
+    "memory_budget",
+    "parse_size",
     "read_mask",
     "save",
 ]

@@ -6,7 +6,8 @@ upright (EXIF orientation applied), with the ICC profile and EXIF block kept for
 Decisions worth knowing:
 
 * 16-bit RGB/RGBA (and gray+alpha) PNG is decoded with OpenCV and 16-bit multi-channel TIFF with
-  tifffile, because Pillow reduces those to 8 bits. Gray+alpha always becomes RGBA.
+  tifffile, because Pillow reduces those to 8 bits (or, 16-bit gray+alpha TIFF, does not open
+  it). Gray+alpha always becomes RGBA.
 * 32-bit TIFF gray: float ("F") data inside [0, 1] is scaled by 65535; integer ("I") data inside
   [0, 65535] is kept as is; anything else is stretched linearly from its min..max onto 0..65535
   (NaN becomes 0). The result is uint16 with ``bit_depth == 16``.
@@ -19,29 +20,45 @@ Decisions worth knowing:
   alpha channel is dropped silently. WebP is lossless when ``quality >= 100``.
 * The pixel limit is checked from the header, before any decoding; Pillow's own
   decompression-bomb check is switched off while we open files, so our limit is the one that counts.
+* The memory an image needs (the decoder's buffers, the pixels, one float32 working copy; see
+  :func:`engine.io.decode.needed_bytes`) is compared with what this process may use
+  (:func:`engine.io.memory.memory_budget`) from the header as well; an allocation that still
+  fails while decoding gives the same kind of message, never a decoder's own error.
+* Only regular files are opened: a directory, a FIFO, a device or a socket is refused at once
+  (checked before opening, and again on the open handle, which never waits for a writer).
 * Truncated files are errors: this module relies on ``ImageFile.LOAD_TRUNCATED_IMAGES`` being False.
 """
 
 from __future__ import annotations
 
-import io
 import os
+import stat
 import struct
 import threading
 import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-import cv2
 import numpy as np
-import tifffile
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
+from engine.io.decode import (
+    array_pixels,
+    decoded_layout,
+    exif_block,
+    icc_matches,
+    needed_bytes,
+    orient,
+    pillow_pixels,
+    png_chunks,
+    tiff_header,
+)
 from engine.io.formats import ALIASES, BY_NAME, ImageReadError
-from engine.io.metadata import EXIF_HEADER, ORIENTATION, TIFF_EXIF_TAGS
+from engine.io.memory import MEMORY_ENV, format_size, memory_budget, size_hint
 
 __all__ = ["DEFAULT_MAX_PIXELS", "LoadedImage", "load", "read_mask"]
 
@@ -110,126 +127,6 @@ def _pixel_limit(max_pixels: int | None) -> int:
                          f"not {env!r}") from None
 
 
-def _png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """Yield (type, body) of each PNG chunk; raise EOFError if the stream stops before IEND."""
-    pos = 8
-    while pos + 8 <= len(data):
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
-        if pos + 12 + length > len(data):
-            break
-        yield ctype, data[pos + 8:pos + 8 + length]
-        if ctype == b"IEND":
-            return
-        pos += 12 + length
-    raise EOFError("image file is truncated (no IEND chunk)")
-
-
-def _icc_matches(icc: bytes | None, channels: int) -> bool:
-    space = icc[16:20] if icc and len(icc) >= 128 else b""
-    return space == (b"GRAY" if channels == 1 else b"RGB ")
-
-
-def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation (1-8) to an H×W×C array, like ``ImageOps.exif_transpose``."""
-    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-           5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1),
-           7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: np.rot90(a, 1)}
-    op = ops.get(orientation)
-    return np.ascontiguousarray(op(pixels)) if op else pixels
-
-
-def _to_uint16(values: np.ndarray, is_float: bool) -> np.ndarray:
-    """Scale 32-bit gray data to uint16 (see the module docstring for the rule)."""
-    v = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
-    if is_float and lo >= 0.0 and hi <= 1.0:
-        v = v * 65535.0
-    elif not (lo >= 0.0 and hi <= 65535.0 and not is_float):
-        v = (v - lo) * (65535.0 / (hi - lo)) if hi > lo else np.zeros_like(v)
-    return np.clip(np.rint(v), 0, 65535).astype(np.uint16)
-
-
-def _pillow_pixels(im: Image.Image, fmt: str, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
-    """Decode a Pillow image to H×W×C uint8/uint16; return the pixels and the ICC still valid."""
-    mode = im.mode
-    if mode.startswith("I;16"):
-        return np.asarray(im).astype(np.uint16)[..., None], icc
-    if mode in ("I", "F"):
-        arr = np.asarray(im)
-        if fmt == "PNG":  # Pillow's 16-bit gray PNG in older releases
-            return np.clip(arr, 0, 65535).astype(np.uint16)[..., None], icc
-        return _to_uint16(arr, mode == "F")[..., None], icc
-    if mode == "CMYK":
-        if icc and icc[16:20] == b"CMYK":
-            try:
-                src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-                dst = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-                return np.asarray(ImageCms.profileToProfile(im, src, dst, outputMode="RGB")), None
-            except (ImageCms.PyCMSError, OSError, ValueError):
-                pass
-        return np.asarray(im.convert("RGB")), None
-    if mode in ("1", "L"):
-        return np.asarray(im.convert("L"))[..., None], icc
-    if mode in ("RGB", "RGBA"):
-        return np.asarray(im), icc
-    if mode in ("P", "PA"):
-        transparent = mode == "PA" or "transparency" in im.info
-        return np.asarray(im.convert("RGBA" if transparent else "RGB")), icc
-    if mode in ("LA", "La", "RGBa", "RGBX", "YCbCr"):
-        out = im.convert("LA").convert("RGBA") if mode == "La" else im.convert(
-            "RGB" if mode in ("RGBX", "YCbCr") else "RGBA")
-        return np.asarray(out), icc
-    raise ValueError(f"unsupported pixel mode {mode!r}")
-
-
-def _array_pixels(data: bytes, fmt: str) -> np.ndarray:
-    """Decode 16-bit multi-channel PNG/TIFF bytes to H×W×C RGB(A), via tifffile or OpenCV."""
-    arr = None
-    error: Exception | None = None
-    if fmt == "TIFF":
-        try:
-            with tifffile.TiffFile(io.BytesIO(data)) as tif:
-                page = tif.pages[0]
-                arr = page.asarray()
-                if page.axes.startswith("S"):
-                    arr = np.moveaxis(arr, 0, -1)
-        except Exception as exc:  # tifffile raises many types; OpenCV gets a chance next
-            error = exc
-    if arr is None:
-        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if arr is None:
-            raise ValueError(f"the image data is corrupt or could not be decoded ({error})"
-                             if error else "the image data is corrupt or could not be decoded")
-        if arr.ndim == 3 and arr.shape[2] in (3, 4):
-            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB if arr.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
-    arr = arr[..., None] if arr.ndim == 2 else arr
-    if arr.shape[2] == 2:
-        arr = np.concatenate([arr[..., :1]] * 3 + [arr[..., 1:]], axis=2)
-    if arr.dtype not in (np.uint8, np.uint16) or arr.shape[2] not in (1, 3, 4):
-        raise ValueError(f"unsupported pixel layout {arr.dtype} with {arr.shape[2]} channels")
-    return arr
-
-
-def _exif_block(im: Image.Image, fmt: str, raw: bytes | None) -> tuple[int, bytes | None]:
-    """Return (orientation, EXIF bytes with orientation reset to 1, or None)."""
-    exif = Image.Exif()
-    if fmt == "TIFF":
-        exif = im.getexif()
-        for tag in [t for t in exif if t not in TIFF_EXIF_TAGS]:
-            del exif[tag]
-    elif raw:
-        exif.load(raw)
-    orientation = exif.get(ORIENTATION, 1)
-    orientation = orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
-    if not len(exif):
-        return orientation, None
-    if orientation != 1 or fmt == "TIFF":
-        if ORIENTATION in exif:
-            exif[ORIENTATION] = 1
-        return orientation, exif.tobytes()
-    return orientation, raw if raw.startswith(EXIF_HEADER) else EXIF_HEADER + raw
-
-
 def _mp(pixels: int) -> str:
     return f"{pixels / 1e6:.1f}" if pixels >= 1e6 else f"{pixels / 1e6:.2g}"
 
@@ -238,7 +135,196 @@ def _fail(path: Path, cause: str) -> ImageReadError:
     return ImageReadError(f"Cannot open {path.name}: {cause}", path)
 
 
-def load(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> LoadedImage:
+_CORRUPT = (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error,
+            TypeError, IndexError, KeyError, AttributeError, ZeroDivisionError, OverflowError,
+            RecursionError)
+"""What the decoders raise on malformed data. The second line are errors from inside Pillow's
+plug-ins when a damaged header gives them values of the wrong kind (a rational where an offset
+should be, an index past a table); the input is the file's bytes, so they mean a corrupt file."""
+_USUAL = (OSError, SyntaxError, ValueError, EOFError)
+
+
+def _cause(error: BaseException) -> str:
+    """One line for an error, with its type where that is not a usual one for bad data."""
+    text = " ".join(str(error).split())
+    if isinstance(error, _USUAL) and text:
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+_NOT_FILES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+              (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _check_regular(path: Path, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _NOT_FILES if test(mode)), "not a regular file")
+        raise _fail(path, f"it is {kind}, not an image file")
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file; refuse anything else without waiting.
+
+    The kind of file is checked before opening (so a FIFO is never opened) and again on the
+    open handle (the path may have been replaced in between); the open itself is non-blocking.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) \
+        | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        _check_regular(path, os.stat(path).st_mode)
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise _fail(path, f"file not found ({path})") from None
+    except OSError as exc:
+        raise _fail(path, f"the file could not be opened ({exc.strerror or exc})") from exc
+    try:
+        _check_regular(path, os.fstat(fd).st_mode)
+        if os.name == "posix":
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+@dataclass
+class _Header:
+    """What the header says, before any pixel is decoded."""
+
+    fmt: str
+    width: int
+    height: int
+    source_mode: str
+    bits: int
+    kind: str
+    use_arrays: bool
+    channels: int
+    sample: int
+    decoder: int
+    icc: bytes | None = None
+    tiff_tags: dict[int, object] = field(default_factory=dict)
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    def describe(self) -> str:
+        return (f"a {self.width}×{self.height} image ({_mp(self.pixels)} megapixels, "
+                f"{self.bits}-bit {self.kind})")
+
+
+def _first_int(value: object, default: int) -> int:
+    value = value[0] if isinstance(value, tuple) and value else value
+    return value if isinstance(value, int) else default
+
+
+_KINDS = {1: "gray", 2: "gray+alpha", 3: "RGB", 4: "RGBA"}
+
+
+def _pillow_header(im: Image.Image, fmt: str, head: bytes) -> _Header:
+    mode = im.mode
+    width, height = im.size
+    transparent = mode == "PA" or "transparency" in im.info
+    icc = im.info.get("icc_profile") or None
+    if fmt == "PNG" and len(head) > 25 and head[24] == 16 and head[25] in (2, 4, 6):
+        channels = {2: 3, 4: 2, 6: 4}[head[25]]
+        return _Header(fmt, width, height, mode, 16, _KINDS[channels], True,
+                       max(channels, 3), 2, 2 * channels, icc=icc)
+    if fmt == "TIFF":
+        bits = im.tag_v2.get(258, (8,))
+        bits = max((b for b in (bits if isinstance(bits, tuple) else (bits,))
+                    if isinstance(b, int)), default=8)
+        samples = _first_int(im.tag_v2.get(277, 1), 1)
+        if bits > 8 and samples >= 2 and _first_int(im.tag_v2.get(262), -1) in (1, 2):
+            channels = 4 if samples == 2 else samples
+            kind = _KINDS.get(samples, f"{samples}-channel")
+            return _Header(fmt, width, height, mode, bits, kind, True, channels, 2,
+                           2 * samples * -(-bits // 8), icc=icc)
+    channels, sample = decoded_layout(mode, transparent)
+    bits = {"1": 1, "I": 32, "F": 32}.get(mode, 16 if mode.startswith("I;16") else 8)
+    kind = {"P": "palette", "PA": "palette", "CMYK": "CMYK", "YCbCr": "YCbCr"}.get(
+        mode, _KINDS[2 if mode in ("LA", "La") else channels])
+    # Pillow's storage, a converted copy (palette, CMYK, gray+alpha ...), the 32-bit array
+    # (with the bytes it is made from) before it becomes uint16, libwebp's canvas and frame.
+    decoder = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    if mode not in ("L", "RGB", "RGBA", "I", "F") and not mode.startswith("I;16"):
+        decoder += 4
+    decoder += 12 if mode in ("I", "F") else 8 if fmt == "WEBP" else 0
+    return _Header(fmt, width, height, mode, bits, kind, False, channels, sample, decoder,
+                   icc=icc)
+
+
+def _tiff_only_header(path: Path, fh: BinaryIO) -> _Header:
+    """The header of a TIFF that Pillow does not open (16-bit gray+alpha, for one), by tifffile."""
+    try:
+        fh.seek(0)
+        width, height, samples, bits, tags, icc = tiff_header(fh, path.name)
+    except MemoryError:
+        raise _fail(path, "not enough memory to read the TIFF header") from None
+    except Exception as exc:  # tifffile raises many types on a damaged header
+        raise _fail(path, "it looks like a TIFF file but its data is corrupt or unsupported "
+                          f"({type(exc).__name__}: {exc})".replace("\n", " ")[:300]) from exc
+    if not (bits > 8 and 2 <= samples <= 4):
+        raise _fail(path, f"TIFF files of {samples} channels of {bits} bits are not supported "
+                          "(use 1-4 channels of 8 or 16 bits)")
+    channels = 4 if samples == 2 else samples
+    mode = f"{'L' if samples <= 2 else 'RGB'}{'A' if samples in (2, 4) else ''};{bits}"
+    return _Header("TIFF", width, height, mode, bits, _KINDS[samples], True, channels, 2,
+                   2 * samples * -(-bits // 8), icc=icc, tiff_tags=tags)
+
+
+def _check_pixels(path: Path, header: _Header, limit: int) -> None:
+    count = header.pixels
+    if 0 < limit < count:
+        raise _fail(path, (
+            f"the image is too large: {header.width}×{header.height} = {_mp(count)} megapixels,"
+            f" above the limit of {_mp(limit)} megapixels. To open it anyway, set"
+            f" PIXELMEND_MAX_PIXELS={count} or pass --max-pixels {count} on the command line."))
+
+
+_ADVICE = {"available memory": "Close other programs to free memory",
+           "the memory limit of this process's control group":
+               "Raise the memory limit of the container or job",
+           "this process's address-space limit": "Raise the address-space limit (ulimit -v)"}
+
+
+def _memory_error(path: Path, header: _Header, needed: int, budget: int | None, source: str,
+                  failed: bool = False) -> ImageReadError:
+    """The one message for an image that does not fit: its size, the bytes, the budget, the way
+    to raise it."""
+    if failed:
+        room = f"; {format_size(budget)} was available ({source})" if budget else ""
+        return _fail(path, (
+            f"there is not enough memory to decode it: {header.describe()} needs about"
+            f" {format_size(needed)}, and an allocation failed{room}. Close other programs, or"
+            " open it on a machine with more memory."))
+    if source in _ADVICE:
+        fix = f"{_ADVICE[source]}, or set {MEMORY_ENV}={size_hint(needed)} to try anyway."
+    elif source == MEMORY_ENV:
+        fix = f"To allow it, set {MEMORY_ENV}={size_hint(needed)}."
+    else:
+        fix = f"To allow it, pass max_memory={needed} or more."
+    return _fail(path, (
+        f"the image is too large for the memory available: {header.describe()} needs about"
+        f" {format_size(needed)} to open and edit, and {format_size(budget or 0)} is available"
+        f" ({source}). {fix}"))
+
+
+def _check_memory(path: Path, header: _Header, max_memory: int | None, file_size: int) -> int:
+    """Refuse an image that will not fit; return the bytes it is expected to need."""
+    needed = needed_bytes(header.pixels, decoder=header.decoder, channels=header.channels,
+                          sample=header.sample, file_size=file_size)
+    if max_memory is not None:
+        budget, source = (int(max_memory) or None), "the max_memory argument"
+    else:
+        budget, source = memory_budget()
+    if budget is not None and needed > budget:
+        raise _memory_error(path, header, needed, budget, source)
+    return needed
+
+
+def load(path: str | os.PathLike[str], *, max_pixels: int | None = None,
+         max_memory: int | None = None) -> LoadedImage:
     """Load an image file as upright pixels at its source bit depth.
 
     Parameters
@@ -248,6 +334,10 @@ def load(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> Load
     max_pixels
         Refuse images with more pixels than this (checked from the header, before decoding).
         Defaults to ``$PIXELMEND_MAX_PIXELS`` or :data:`DEFAULT_MAX_PIXELS`; 0 or less: no limit.
+    max_memory
+        Refuse images whose decoding and float working copy need more bytes than this (checked
+        from the header). Defaults to ``$PIXELMEND_MAX_MEMORY`` or the memory this process may
+        still use (:func:`engine.io.memory.memory_budget`); 0: no limit.
 
     Returns
     -------
@@ -257,20 +347,17 @@ def load(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> Load
     Raises
     ------
     ImageReadError
-        The file is missing, a directory, empty, not an image, truncated, corrupt, too large or
-        in an unsupported mode; the message names the file and the cause.
+        The file is missing, not a regular file (a directory, FIFO, device), empty, not an
+        image, truncated, corrupt, too large (pixels or memory) or in an unsupported mode; the
+        message names the file and the cause.
+    ValueError
+        ``PIXELMEND_MAX_PIXELS`` or ``PIXELMEND_MAX_MEMORY`` is not a number.
     """
     path = Path(path)
     limit = _pixel_limit(max_pixels)
-    if path.is_dir():
-        raise _fail(path, "it is a directory, not an image file")
-    try:
-        fh = path.open("rb")
-    except FileNotFoundError:
-        raise _fail(path, f"file not found ({path})") from None
-    except OSError as exc:
-        raise _fail(path, f"the file could not be opened ({exc.strerror or exc})") from exc
+    fh = _open_regular(path)
     with fh, _no_pillow_bomb_check():
+        file_size = os.fstat(fh.fileno()).st_size
         head = fh.read(64)
         if not head:
             raise _fail(path, "the file is empty (0 bytes)")
@@ -278,65 +365,62 @@ def load(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> Load
         sniffed = next((f for sig, f in _SIGNATURES if head.startswith(sig)), None)
         if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
             sniffed = "WEBP"
+        im: Image.Image | None = None
         try:
             im = Image.open(fh)
         except UnidentifiedImageError:
-            cause = (f"it looks like a {sniffed} file but its data is corrupt or unsupported"
-                     if sniffed else "not an image, or an unknown image format")
-            raise _fail(path, cause) from None
-        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
-            raise _fail(path, f"the file is corrupt ({exc})") from exc
-        fmt = ALIASES.get(im.format or "", im.format or "?")
-        if fmt not in BY_NAME:
-            raise _fail(path, f"{fmt} images are not supported (use PNG, JPEG, TIFF, WebP or BMP)")
-        width, height = im.size
-        if 0 < limit < width * height:
-            raise _fail(path, (
-                f"the image is too large: {width}×{height} = {_mp(width * height)} megapixels,"
-                f" above the limit of {_mp(limit)} megapixels. To open it anyway, set"
-                f" PIXELMEND_MAX_PIXELS={width * height} or pass --max-pixels {width * height}"
-                " on the command line."))
-        source_mode = im.mode
-        icc = im.info.get("icc_profile") or None
+            if sniffed != "TIFF":
+                cause = (f"it looks like a {sniffed} file but its data is corrupt or unsupported"
+                         if sniffed else "not an image, or an unknown image format")
+                raise _fail(path, cause) from None
+        except MemoryError:
+            raise _fail(path, "not enough memory to read the image header") from None
+        except _CORRUPT as exc:
+            raise _fail(path, f"the file is corrupt ({_cause(exc)})") from exc
+        if im is None:
+            header = _tiff_only_header(path, fh)
+        else:
+            fmt = ALIASES.get(im.format or "", im.format or "?")
+            if fmt not in BY_NAME:
+                raise _fail(path, f"{fmt} images are not supported (use PNG, JPEG, TIFF, WebP "
+                                  "or BMP)")
+            header = _pillow_header(im, fmt, head)
+        _check_pixels(path, header, limit)
+        needed = _check_memory(path, header, max_memory, file_size)
+        fmt, icc = header.fmt, header.icc
         try:
-            use_arrays = False
-            if fmt == "PNG":
-                use_arrays = head[24] == 16 and head[25] in (2, 4, 6)
-            elif fmt == "TIFF":
-                bits = im.tag_v2.get(258, (8,))
-                bits = bits if isinstance(bits, tuple) else (bits,)
-                use_arrays = max(bits) > 8 and im.tag_v2.get(277, 1) >= 2 and \
-                    im.tag_v2.get(262) in (1, 2)
-            if use_arrays:
+            if header.use_arrays:
                 fh.seek(0)
                 data = fh.read()
                 raw_exif = None
                 if fmt == "PNG":
-                    raw_exif = next((body for kind, body in _png_chunks(data) if kind == b"eXIf"),
+                    raw_exif = next((body for kind, body in png_chunks(data) if kind == b"eXIf"),
                                     None)
-                pixels = _array_pixels(data, fmt)
+                pixels = array_pixels(data, fmt)
+                del data
             else:
+                assert im is not None
                 im.load()
                 raw_exif = im.info.get("exif")
-                pixels, icc = _pillow_pixels(im, fmt, icc)
-            orientation, exif = _exif_block(im, fmt, raw_exif)
+                pixels, icc = pillow_pixels(im, fmt, icc)
+            orientation, exif = exif_block(im, fmt, raw_exif, header.tiff_tags)
+            pixels = np.ascontiguousarray(orient(pixels, orientation))
         except MemoryError:
-            raise _fail(path, "not enough memory to decode the image") from None
-        except (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error) as exc:
-            text = str(exc)
+            raise _memory_error(path, header, needed, *memory_budget(), failed=True) from None
+        except _CORRUPT as exc:
+            text = _cause(exc)
             if isinstance(exc, EOFError) or "truncated" in text.lower():
                 raise _fail(path, "the file is truncated (incomplete); it may not have finished "
                                   "copying or downloading") from exc
             if "unsupported" in text:
-                raise _fail(path, f"{text} ({source_mode} {fmt})") from exc
-            raise _fail(path, f"the image data is corrupt ({text or type(exc).__name__})") from exc
-    pixels = np.ascontiguousarray(_orient(pixels, orientation))
+                raise _fail(path, f"{text} ({header.source_mode} {fmt})") from exc
+            raise _fail(path, f"the image data is corrupt ({text})") from exc
     channels = pixels.shape[2]
-    if icc is not None and not _icc_matches(icc, channels):
+    if icc is not None and not icc_matches(icc, channels):
         icc = None
     return LoadedImage(pixels=pixels, bit_depth=16 if pixels.dtype == np.uint16 else 8,
                        has_alpha=channels == 4, icc_profile=icc, exif=exif, format=fmt,
-                       path=path, source_mode=source_mode)
+                       path=path, source_mode=header.source_mode)
 
 
 def read_mask(path: str | os.PathLike[str], shape: tuple[int, ...]) -> np.ndarray:
