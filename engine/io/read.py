@@ -39,7 +39,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,17 +48,22 @@ from PIL import Image, UnidentifiedImageError
 
 from engine.io.decode import (
     array_pixels,
-    decoded_layout,
     exif_block,
     icc_matches,
-    needed_bytes,
     orient,
     pillow_pixels,
     png_chunks,
-    tiff_header,
 )
 from engine.io.formats import ALIASES, BY_NAME, ImageReadError
-from engine.io.memory import MEMORY_ENV, format_size, memory_budget, size_hint
+from engine.io.header import (
+    check_memory,
+    check_pixels,
+    fail,
+    memory_error,
+    pillow_header,
+    tiff_only_header,
+)
+from engine.io.memory import memory_budget
 
 __all__ = ["DEFAULT_MAX_PIXELS", "LoadedImage", "load", "read_mask"]
 
@@ -127,14 +132,6 @@ def _pixel_limit(max_pixels: int | None) -> int:
                          f"not {env!r}") from None
 
 
-def _mp(pixels: int) -> str:
-    return f"{pixels / 1e6:.1f}" if pixels >= 1e6 else f"{pixels / 1e6:.2g}"
-
-
-def _fail(path: Path, cause: str) -> ImageReadError:
-    return ImageReadError(f"Cannot open {path.name}: {cause}", path)
-
-
 _CORRUPT = (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error,
             TypeError, IndexError, KeyError, AttributeError, ZeroDivisionError, OverflowError,
             RecursionError)
@@ -159,7 +156,7 @@ _NOT_FILES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO
 def _check_regular(path: Path, mode: int) -> None:
     if not stat.S_ISREG(mode):
         kind = next((name for test, name in _NOT_FILES if test(mode)), "not a regular file")
-        raise _fail(path, f"it is {kind}, not an image file")
+        raise fail(path, f"it is {kind}, not an image file")
 
 
 def _open_regular(path: Path) -> BinaryIO:
@@ -174,9 +171,9 @@ def _open_regular(path: Path) -> BinaryIO:
         _check_regular(path, os.stat(path).st_mode)
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise _fail(path, f"file not found ({path})") from None
+        raise fail(path, f"file not found ({path})") from None
     except OSError as exc:
-        raise _fail(path, f"the file could not be opened ({exc.strerror or exc})") from exc
+        raise fail(path, f"the file could not be opened ({exc.strerror or exc})") from exc
     try:
         _check_regular(path, os.fstat(fd).st_mode)
         if os.name == "posix":
@@ -185,142 +182,6 @@ def _open_regular(path: Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
-
-
-@dataclass
-class _Header:
-    """What the header says, before any pixel is decoded."""
-
-    fmt: str
-    width: int
-    height: int
-    source_mode: str
-    bits: int
-    kind: str
-    use_arrays: bool
-    channels: int
-    sample: int
-    decoder: int
-    icc: bytes | None = None
-    tiff_tags: dict[int, object] = field(default_factory=dict)
-
-    @property
-    def pixels(self) -> int:
-        return self.width * self.height
-
-    def describe(self) -> str:
-        return (f"a {self.width}×{self.height} image ({_mp(self.pixels)} megapixels, "
-                f"{self.bits}-bit {self.kind})")
-
-
-def _first_int(value: object, default: int) -> int:
-    value = value[0] if isinstance(value, tuple) and value else value
-    return value if isinstance(value, int) else default
-
-
-_KINDS = {1: "gray", 2: "gray+alpha", 3: "RGB", 4: "RGBA"}
-
-
-def _pillow_header(im: Image.Image, fmt: str, head: bytes) -> _Header:
-    mode = im.mode
-    width, height = im.size
-    transparent = mode == "PA" or "transparency" in im.info
-    icc = im.info.get("icc_profile") or None
-    if fmt == "PNG" and len(head) > 25 and head[24] == 16 and head[25] in (2, 4, 6):
-        channels = {2: 3, 4: 2, 6: 4}[head[25]]
-        return _Header(fmt, width, height, mode, 16, _KINDS[channels], True,
-                       max(channels, 3), 2, 2 * channels, icc=icc)
-    if fmt == "TIFF":
-        bits = im.tag_v2.get(258, (8,))
-        bits = max((b for b in (bits if isinstance(bits, tuple) else (bits,))
-                    if isinstance(b, int)), default=8)
-        samples = _first_int(im.tag_v2.get(277, 1), 1)
-        if bits > 8 and samples >= 2 and _first_int(im.tag_v2.get(262), -1) in (1, 2):
-            channels = 4 if samples == 2 else samples
-            kind = _KINDS.get(samples, f"{samples}-channel")
-            return _Header(fmt, width, height, mode, bits, kind, True, channels, 2,
-                           2 * samples * -(-bits // 8), icc=icc)
-    channels, sample = decoded_layout(mode, transparent)
-    bits = {"1": 1, "I": 32, "F": 32}.get(mode, 16 if mode.startswith("I;16") else 8)
-    kind = {"P": "palette", "PA": "palette", "CMYK": "CMYK", "YCbCr": "YCbCr"}.get(
-        mode, _KINDS[2 if mode in ("LA", "La") else channels])
-    # Pillow's storage, a converted copy (palette, CMYK, gray+alpha ...), the 32-bit array
-    # (with the bytes it is made from) before it becomes uint16, libwebp's canvas and frame.
-    decoder = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
-    if mode not in ("L", "RGB", "RGBA", "I", "F") and not mode.startswith("I;16"):
-        decoder += 4
-    decoder += 12 if mode in ("I", "F") else 8 if fmt == "WEBP" else 0
-    return _Header(fmt, width, height, mode, bits, kind, False, channels, sample, decoder,
-                   icc=icc)
-
-
-def _tiff_only_header(path: Path, fh: BinaryIO) -> _Header:
-    """The header of a TIFF that Pillow does not open (16-bit gray+alpha, for one), by tifffile."""
-    try:
-        fh.seek(0)
-        width, height, samples, bits, tags, icc = tiff_header(fh, path.name)
-    except MemoryError:
-        raise _fail(path, "not enough memory to read the TIFF header") from None
-    except Exception as exc:  # tifffile raises many types on a damaged header
-        raise _fail(path, "it looks like a TIFF file but its data is corrupt or unsupported "
-                          f"({type(exc).__name__}: {exc})".replace("\n", " ")[:300]) from exc
-    if not (bits > 8 and 2 <= samples <= 4):
-        raise _fail(path, f"TIFF files of {samples} channels of {bits} bits are not supported "
-                          "(use 1-4 channels of 8 or 16 bits)")
-    channels = 4 if samples == 2 else samples
-    mode = f"{'L' if samples <= 2 else 'RGB'}{'A' if samples in (2, 4) else ''};{bits}"
-    return _Header("TIFF", width, height, mode, bits, _KINDS[samples], True, channels, 2,
-                   2 * samples * -(-bits // 8), icc=icc, tiff_tags=tags)
-
-
-def _check_pixels(path: Path, header: _Header, limit: int) -> None:
-    count = header.pixels
-    if 0 < limit < count:
-        raise _fail(path, (
-            f"the image is too large: {header.width}×{header.height} = {_mp(count)} megapixels,"
-            f" above the limit of {_mp(limit)} megapixels. To open it anyway, set"
-            f" PIXELMEND_MAX_PIXELS={count} or pass --max-pixels {count} on the command line."))
-
-
-_ADVICE = {"available memory": "Close other programs to free memory",
-           "the memory limit of this process's control group":
-               "Raise the memory limit of the container or job",
-           "this process's address-space limit": "Raise the address-space limit (ulimit -v)"}
-
-
-def _memory_error(path: Path, header: _Header, needed: int, budget: int | None, source: str,
-                  failed: bool = False) -> ImageReadError:
-    """The one message for an image that does not fit: its size, the bytes, the budget, the way
-    to raise it."""
-    if failed:
-        room = f"; {format_size(budget)} was available ({source})" if budget else ""
-        return _fail(path, (
-            f"there is not enough memory to decode it: {header.describe()} needs about"
-            f" {format_size(needed)}, and an allocation failed{room}. Close other programs, or"
-            " open it on a machine with more memory."))
-    if source in _ADVICE:
-        fix = f"{_ADVICE[source]}, or set {MEMORY_ENV}={size_hint(needed)} to try anyway."
-    elif source == MEMORY_ENV:
-        fix = f"To allow it, set {MEMORY_ENV}={size_hint(needed)}."
-    else:
-        fix = f"To allow it, pass max_memory={needed} or more."
-    return _fail(path, (
-        f"the image is too large for the memory available: {header.describe()} needs about"
-        f" {format_size(needed)} to open and edit, and {format_size(budget or 0)} is available"
-        f" ({source}). {fix}"))
-
-
-def _check_memory(path: Path, header: _Header, max_memory: int | None, file_size: int) -> int:
-    """Refuse an image that will not fit; return the bytes it is expected to need."""
-    needed = needed_bytes(header.pixels, decoder=header.decoder, channels=header.channels,
-                          sample=header.sample, file_size=file_size)
-    if max_memory is not None:
-        budget, source = (int(max_memory) or None), "the max_memory argument"
-    else:
-        budget, source = memory_budget()
-    if budget is not None and needed > budget:
-        raise _memory_error(path, header, needed, budget, source)
-    return needed
 
 
 def load(path: str | os.PathLike[str], *, max_pixels: int | None = None,
@@ -360,7 +221,7 @@ def load(path: str | os.PathLike[str], *, max_pixels: int | None = None,
         file_size = os.fstat(fh.fileno()).st_size
         head = fh.read(64)
         if not head:
-            raise _fail(path, "the file is empty (0 bytes)")
+            raise fail(path, "the file is empty (0 bytes)")
         fh.seek(0)
         sniffed = next((f for sig, f in _SIGNATURES if head.startswith(sig)), None)
         if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
@@ -372,21 +233,21 @@ def load(path: str | os.PathLike[str], *, max_pixels: int | None = None,
             if sniffed != "TIFF":
                 cause = (f"it looks like a {sniffed} file but its data is corrupt or unsupported"
                          if sniffed else "not an image, or an unknown image format")
-                raise _fail(path, cause) from None
+                raise fail(path, cause) from None
         except MemoryError:
-            raise _fail(path, "not enough memory to read the image header") from None
+            raise fail(path, "not enough memory to read the image header") from None
         except _CORRUPT as exc:
-            raise _fail(path, f"the file is corrupt ({_cause(exc)})") from exc
+            raise fail(path, f"the file is corrupt ({_cause(exc)})") from exc
         if im is None:
-            header = _tiff_only_header(path, fh)
+            header = tiff_only_header(path, fh)
         else:
             fmt = ALIASES.get(im.format or "", im.format or "?")
             if fmt not in BY_NAME:
-                raise _fail(path, f"{fmt} images are not supported (use PNG, JPEG, TIFF, WebP "
+                raise fail(path, f"{fmt} images are not supported (use PNG, JPEG, TIFF, WebP "
                                   "or BMP)")
-            header = _pillow_header(im, fmt, head)
-        _check_pixels(path, header, limit)
-        needed = _check_memory(path, header, max_memory, file_size)
+            header = pillow_header(im, fmt, head)
+        check_pixels(path, header, limit)
+        needed = check_memory(path, header, max_memory, file_size)
         fmt, icc = header.fmt, header.icc
         try:
             if header.use_arrays:
@@ -406,15 +267,15 @@ def load(path: str | os.PathLike[str], *, max_pixels: int | None = None,
             orientation, exif = exif_block(im, fmt, raw_exif, header.tiff_tags)
             pixels = np.ascontiguousarray(orient(pixels, orientation))
         except MemoryError:
-            raise _memory_error(path, header, needed, *memory_budget(), failed=True) from None
+            raise memory_error(path, header, needed, *memory_budget(), failed=True) from None
         except _CORRUPT as exc:
             text = _cause(exc)
             if isinstance(exc, EOFError) or "truncated" in text.lower():
-                raise _fail(path, "the file is truncated (incomplete); it may not have finished "
+                raise fail(path, "the file is truncated (incomplete); it may not have finished "
                                   "copying or downloading") from exc
             if "unsupported" in text:
-                raise _fail(path, f"{text} ({header.source_mode} {fmt})") from exc
-            raise _fail(path, f"the image data is corrupt ({text})") from exc
+                raise fail(path, f"{text} ({header.source_mode} {fmt})") from exc
+            raise fail(path, f"the image data is corrupt ({text})") from exc
     channels = pixels.shape[2]
     if icc is not None and not icc_matches(icc, channels):
         icc = None

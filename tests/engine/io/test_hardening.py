@@ -209,8 +209,8 @@ load(sys.argv[2])
 Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
 before = status("VmRSS:")
 needed = []
-check = read._check_memory
-read._check_memory = lambda *a, **k: needed.append(check(*a, **k)) or needed[-1]
+check = read.check_memory
+read.check_memory = lambda *a, **k: needed.append(check(*a, **k)) or needed[-1]
 image = load(sys.argv[1])
 print(status("VmHWM:") - before, needed[0])
 """
