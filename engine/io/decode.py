@@ -7,7 +7,6 @@ The rules for each source mode are in :mod:`engine.io.read`'s docstring.
 from __future__ import annotations
 
 import io
-import math
 import re
 import struct
 from collections.abc import Iterator
@@ -23,8 +22,8 @@ from engine.io.metadata import EXIF_HEADER, ORIENTATION, TIFF_EXIF_TAGS
 __all__ = ["array_pixels", "decoded_layout", "exif_block", "icc_matches", "needed_bytes",
            "orient", "pillow_pixels", "png_chunks", "tiff_header", "to_uint16"]
 
-_ROWS = 256
-"""Rows converted at a time from 32-bit gray to uint16, so the float64 work stays small."""
+_BLOCK = 1 << 18
+"""Values converted at a time from 32-bit gray to uint16, so the float64 work stays small."""
 _PILLOW_BYTES = {"1": 1, "L": 1, "P": 1, "I": 4, "F": 4}
 """Bytes per pixel Pillow stores for a mode: 2 for ``I;16*``, 4 for all the others."""
 
@@ -61,27 +60,33 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
 def to_uint16(values: np.ndarray, is_float: bool) -> np.ndarray:
     """Scale 32-bit gray data to uint16 (see :mod:`engine.io.read` for the rule).
 
-    The work is done a few rows at a time, so the float64 copies never hold the whole image.
+    The work is done :data:`_BLOCK` values at a time, so the float64 copies never hold the
+    whole image (and a tall, narrow image is as quick as a square one).
     """
-    def clean(block: np.ndarray) -> np.ndarray:
-        return np.nan_to_num(block.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    flat = values.reshape(-1)
 
-    lo, hi = math.inf, -math.inf
-    for start in range(0, values.shape[0], _ROWS):
-        block = clean(values[start:start + _ROWS])
-        if block.size:
-            lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
-    if not values.size:
-        lo = hi = 0.0
-    out = np.empty(values.shape, np.uint16)
-    for start in range(0, values.shape[0], _ROWS):
-        v = clean(values[start:start + _ROWS])
+    def clean(start: int) -> np.ndarray:
+        block = flat[start:start + _BLOCK].astype(np.float64)
+        return np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+
+    lo = hi = 0.0
+    if flat.size:
+        ranges = [(float(b.min()), float(b.max()))
+                  for b in map(clean, range(0, flat.size, _BLOCK))]
+        lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    out = np.empty(flat.size, np.uint16)
+    for start in range(0, flat.size, _BLOCK):
+        v = clean(start)
         if is_float and lo >= 0.0 and hi <= 1.0:
             v *= 65535.0
         elif not (lo >= 0.0 and hi <= 65535.0 and not is_float):
-            v = (v - lo) * (65535.0 / (hi - lo)) if hi > lo else np.zeros_like(v)
-        out[start:start + _ROWS] = np.clip(np.rint(v), 0, 65535)
-    return out
+            if hi > lo:
+                v -= lo
+                v *= 65535.0 / (hi - lo)
+            else:
+                v[:] = 0.0
+        out[start:start + _BLOCK] = np.clip(np.rint(v, out=v), 0, 65535, out=v)
+    return out.reshape(values.shape)
 
 
 def pillow_pixels(im: Image.Image, fmt: str, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
@@ -148,12 +153,14 @@ def array_pixels(data: bytes, fmt: str) -> np.ndarray:
                 raise MemoryError(str(exc)) from exc
             raise ValueError(f"OpenCV refused it: {_first_line(exc)}") from exc
         if arr is None:
-            raise ValueError(f"the image data is corrupt or could not be decoded ({error})"
-                             if error else "the image data is corrupt or could not be decoded")
+            tried = f"neither tifffile ({_first_line(error)}) nor OpenCV" if error else "OpenCV"
+            raise ValueError(f"{tried} could decode it")
         if arr.ndim == 3 and arr.shape[2] in (3, 4):
             arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB if arr.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
+    if arr.size == 0:
+        raise ValueError("the decoder gave no pixels")
     arr = arr[..., None] if arr.ndim == 2 else arr
-    if arr.ndim != 3 or 0 in arr.shape:
+    if arr.ndim != 3:
         raise ValueError(f"unsupported pixel layout: an array of shape {arr.shape}")
     if arr.shape[2] == 2:
         arr = np.concatenate([arr[..., :1]] * 3 + [arr[..., 1:]], axis=2)
@@ -163,7 +170,8 @@ def array_pixels(data: bytes, fmt: str) -> np.ndarray:
 
 
 def _first_line(error: BaseException) -> str:
-    """OpenCV's reason without its source location: ``"Assertion failed: size.width <= ..."``."""
+    """One line for a decoder's error; OpenCV's reason without its source location
+    (``"Assertion failed: size.width <= ..."``)."""
     text = " ".join(str(error).split())
     match = re.search(r"error: \(-?\d+:([^)]*)\)\s*(.*?)(?: in function .*)?$", text)
     return f"{match.group(1)}: {match.group(2)}" if match else text or type(error).__name__

@@ -105,9 +105,13 @@ def tiff_only_header(path: Path, fh: BinaryIO) -> Header:
     except Exception as exc:  # tifffile raises many types on a damaged header
         raise fail(path, "it looks like a TIFF file but its data is corrupt or unsupported "
                          f"({type(exc).__name__}: {exc})".replace("\n", " ")[:300]) from exc
-    if not (bits > 8 and 2 <= samples <= 4):
-        raise fail(path, f"TIFF files of {samples} channels of {bits} bits are not supported "
-                         "(use 1-4 channels of 8 or 16 bits)")
+    if samples > 4 and bits in (8, 16):
+        raise fail(path, f"TIFF files of {samples} channels are not supported (use gray, "
+                         "gray+alpha, RGB or RGBA)")
+    if not (bits in (16, 32) and 2 <= samples <= 4):  # Pillow reads the others: damaged
+        raise fail(path, "it looks like a TIFF file but its data is corrupt or unsupported "
+                         f"(its header gives {samples} channel{'s' * (samples != 1)} of "
+                         f"{bits} bits)")
     channels = 4 if samples == 2 else samples
     mode = f"{'L' if samples <= 2 else 'RGB'}{'A' if samples in (2, 4) else ''};{bits}"
     return Header("TIFF", width, height, mode, bits, _KINDS[samples], True, channels, 2,

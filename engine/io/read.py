@@ -27,6 +27,7 @@ Decisions worth knowing:
 * Only regular files are opened: a directory, a FIFO, a device or a socket is refused at once
   (checked before opening, and again on the open handle, which never waits for a writer).
 * Truncated files are errors: this module relies on ``ImageFile.LOAD_TRUNCATED_IMAGES`` being False.
+* A damaged EXIF block is dropped (no orientation is applied); the pixels still load.
 """
 
 from __future__ import annotations
@@ -138,15 +139,23 @@ _CORRUPT = (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error
 """What the decoders raise on malformed data. The second line are errors from inside Pillow's
 plug-ins when a damaged header gives them values of the wrong kind (a rational where an offset
 should be, an index past a table); the input is the file's bytes, so they mean a corrupt file."""
-_USUAL = (OSError, SyntaxError, ValueError, EOFError)
+_USUAL = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+_TRUNCATED = ("the file is truncated (incomplete); it may not have finished copying or "
+              "downloading")
 
 
 def _cause(error: BaseException) -> str:
     """One line for an error, with its type where that is not a usual one for bad data."""
     text = " ".join(str(error).split())
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror  # "Invalid argument", not "[Errno 22] Invalid argument"
     if isinstance(error, _USUAL) and text:
         return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _is_truncation(error: BaseException, text: str) -> bool:
+    return isinstance(error, EOFError) or "truncated" in text.lower()
 
 
 _NOT_FILES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
@@ -237,7 +246,9 @@ def load(path: str | os.PathLike[str], *, max_pixels: int | None = None,
         except MemoryError:
             raise fail(path, "not enough memory to read the image header") from None
         except _CORRUPT as exc:
-            raise fail(path, f"the file is corrupt ({_cause(exc)})") from exc
+            text = _cause(exc)
+            raise fail(path, _TRUNCATED if _is_truncation(exc, text)
+                       else f"the file is corrupt ({text})") from exc
         if im is None:
             header = tiff_only_header(path, fh)
         else:
@@ -264,16 +275,18 @@ def load(path: str | os.PathLike[str], *, max_pixels: int | None = None,
                 im.load()
                 raw_exif = im.info.get("exif")
                 pixels, icc = pillow_pixels(im, fmt, icc)
-            orientation, exif = exif_block(im, fmt, raw_exif, header.tiff_tags)
+            try:
+                orientation, exif = exif_block(im, fmt, raw_exif, header.tiff_tags)
+            except _CORRUPT:  # a damaged EXIF block: the pixels are still good
+                orientation, exif = 1, None
             pixels = np.ascontiguousarray(orient(pixels, orientation))
         except MemoryError:
             raise memory_error(path, header, needed, *memory_budget(), failed=True) from None
         except _CORRUPT as exc:
             text = _cause(exc)
-            if isinstance(exc, EOFError) or "truncated" in text.lower():
-                raise fail(path, "the file is truncated (incomplete); it may not have finished "
-                                  "copying or downloading") from exc
-            if "unsupported" in text:
+            if _is_truncation(exc, text):
+                raise fail(path, _TRUNCATED) from exc
+            if text.startswith("unsupported pixel"):
                 raise fail(path, f"{text} ({header.source_mode} {fmt})") from exc
             raise fail(path, f"the image data is corrupt ({text})") from exc
     channels = pixels.shape[2]

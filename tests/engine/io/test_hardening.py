@@ -313,9 +313,57 @@ def test_sixteen_bit_gray_alpha_tiff_loads_as_rgba(tmp_path):
 def test_a_tiff_of_five_sixteen_bit_channels_is_a_clear_error(tmp_path):
     tifffile.imwrite(tmp_path / "five.tif", _noise(6, 7, 5, np.uint16), photometric="minisblack",
                      planarconfig="contig", metadata=None)
-    with pytest.raises(ImageReadError, match=r"five\.tif: TIFF files of 5 channels of 16 bits "
-                                             r"are not supported"):
+    with pytest.raises(ImageReadError) as err:
         load(tmp_path / "five.tif")
+    assert str(err.value) == ("Cannot open five.tif: TIFF files of 5 channels are not supported "
+                              "(use gray, gray+alpha, RGB or RGBA)")
+
+
+def test_a_tiff_pillow_refuses_for_a_damaged_header_is_not_called_unsupported(tmp_path):
+    """Pillow reads 8-bit gray; when it cannot, the file is damaged (here: 0 bits a sample)."""
+    out = io.BytesIO()
+    tifffile.imwrite(out, _noise(6, 7, 1, np.uint8)[..., 0], photometric="minisblack",
+                     metadata=None)
+    data = bytearray(out.getvalue())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for index in range(struct.unpack("<H", data[ifd:ifd + 2])[0]):
+        entry = ifd + 2 + 12 * index
+        if struct.unpack("<H", data[entry:entry + 2])[0] == 258:  # BitsPerSample
+            data[entry + 8:entry + 10] = struct.pack("<H", 0)
+    (tmp_path / "zero.tif").write_bytes(bytes(data))
+    with pytest.raises(ImageReadError) as err:
+        load(tmp_path / "zero.tif")
+    assert str(err.value) == ("Cannot open zero.tif: it looks like a TIFF file but its data is "
+                              "corrupt or unsupported (its header gives 1 channel of 0 bits)")
+
+
+def test_a_damaged_exif_block_is_dropped_and_the_pixels_load(tmp_path):
+    exif = Image.Exif()
+    exif[0x010F] = "camera"
+    data = encode(_noise(16, 16, 3), "JPEG", exif=exif.tobytes())
+    at = data.index(b"Exif\x00\x00") + 6
+    data = data[:at] + b"ME\x00*" + data[at + 4:]  # not a TIFF header any more
+    (tmp_path / "exif.jpg").write_bytes(data)
+    img = load(tmp_path / "exif.jpg")
+    assert img.pixels.shape == (16, 16, 3) and img.exif is None
+
+
+def test_a_tall_narrow_float_tiff_converts_quickly(tmp_path):
+    tifffile.imwrite(tmp_path / "tall.tif", RNG.random((2_000_000, 1), np.float32) * 7,
+                     metadata=None)
+    started = time.perf_counter()
+    img = load(tmp_path / "tall.tif")
+    assert img.pixels.shape == (2_000_000, 1, 1) and img.pixels.max() == 65535
+    assert time.perf_counter() - started < 5  # row blocks of one value took minutes
+
+
+def test_a_tiff_that_decodes_to_nothing_is_corrupt(tmp_path, monkeypatch):
+    save(tmp_path / "deep.tif", _noise(5, 6, 3, np.uint16))
+    monkeypatch.setattr(tifffile.TiffPage, "asarray", lambda self, *a, **k: np.zeros((0,)))
+    with pytest.raises(ImageReadError) as err:
+        load(tmp_path / "deep.tif")
+    assert str(err.value) == "Cannot open deep.tif: the image data is corrupt (the decoder gave " \
+                             "no pixels)"
 
 
 def test_thirty_two_bit_gray_is_converted_in_blocks_with_the_same_result():
