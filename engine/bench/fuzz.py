@@ -289,6 +289,9 @@ def suite(args: argparse.Namespace) -> int:
     """Run the fuzz suite; exit code 1 when any file was neither loaded nor a clean error."""
     from engine.io import parse_size
 
+    if os.name != "posix":
+        raise BenchError("the fuzz suite needs a POSIX system (Linux, macOS): its workers are "
+                         "limited with setrlimit and read with select")
     try:
         memory_limit = parse_size(args.memory_limit)
     except ValueError as error:

@@ -65,8 +65,11 @@ def _loader(target: str) -> Callable[[str], Any]:
 def _limit_memory(limit: int) -> None:
     import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError) as error:  # macOS refuses some address-space limits
+        print(f"fuzz worker: no memory limit ({error})", file=sys.stderr)
 
 
 def _answer(path: str, load: Callable[[str], Any], clean: type[BaseException]) -> dict[str, str]:

@@ -18,6 +18,7 @@ from engine.cli import main
 from engine.io import ImageReadError, load
 
 SEEDS = seed_files()
+posix_only = pytest.mark.skipif(os.name != "posix", reason="the fuzz workers need POSIX")
 
 
 def test_the_seeds_cover_every_format_depth_and_layout(tmp_path):
@@ -88,6 +89,7 @@ def load(path):
 '''
 
 
+@posix_only
 def test_the_worker_classifies_and_survives_crashes_and_hangs(tmp_path, monkeypatch):
     (tmp_path / "fake_loader.py").write_text(_FAKE_LOADER)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
@@ -113,6 +115,7 @@ def test_the_worker_classifies_and_survives_crashes_and_hangs(tmp_path, monkeypa
         f"{kind}.png" for kind in kinds if kind in ANYTHING_ELSE + ("exit", "memory"))
 
 
+@posix_only
 def test_three_hundred_damaged_files_load_or_fail_cleanly():
     report = run_fuzz(300, seed=0, memory_limit=4 << 30, timeout=30.0)
     counts = report.counts()["all"]
@@ -128,6 +131,7 @@ def test_three_hundred_damaged_files_load_or_fail_cleanly():
     assert all(by_mutation[kind]["clean"] > 0 for kind in MUTATIONS)
 
 
+@posix_only
 def test_the_command_prints_the_counts_and_saves_them(tmp_path, capsys):
     report = tmp_path / "fuzz.json"
     assert main(["bench", "fuzz", "--count", "25", "--seed", "3", "--quiet",

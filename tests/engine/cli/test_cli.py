@@ -375,6 +375,15 @@ def test_errors_are_one_line_with_an_exit_code(tmp_path, capsys, kind):
     assert not (tmp_path / "out.png").exists()
 
 
+def test_an_image_that_will_not_fit_in_memory_is_one_line(tmp_path, capsys, monkeypatch):
+    source = _write(tmp_path / "wide.png", _photo(500, 600))
+    monkeypatch.setenv("PIXELMEND_MAX_MEMORY", "1M")
+    assert main(["run", "_test_invert", str(source), "-o", str(tmp_path / "out.png")]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "wide.png" in line and "600×500 image" in line and "PIXELMEND_MAX_MEMORY=" in line
+    assert "unexpected" not in line and not (tmp_path / "out.png").exists()
+
+
 @pytest.mark.parametrize("damage", ["one byte changed", "truncated", "manifest garbled"])
 def test_a_damaged_model_file_is_one_line_naming_it_with_reinstall(tmp_path, capsys,
                                                                     monkeypatch, damage):
