@@ -40,16 +40,21 @@ class Suite:
     arguments : str or callable, optional
         ``arguments(parser)``: adds the suite's own options (beyond the common ones) to the
         ``pixelmend bench`` parser.
+    needs_data : bool
+        ``--data`` is required (the fuzz suite makes its own files and takes it as an option).
     """
 
     run: str | Callable[[argparse.Namespace], int]
     arguments: str | Callable[[argparse.ArgumentParser], None] | None = None
+    needs_data: bool = True
 
 
 SUITES: dict[str, Suite] = {
     "batch": Suite("engine.bench.batch:suite", "engine.bench.batch:add_suite_arguments"),
     "classical": Suite("engine.bench.classical:classical_suite"),
     "denoise": Suite("engine.bench.denoise:suite", "engine.bench.denoise:add_suite_arguments"),
+    "fuzz": Suite("engine.bench.fuzz:suite", "engine.bench.fuzz:add_suite_arguments",
+                  needs_data=False),
     "inpaint": Suite("engine.bench.inpaint:suite",
                      "engine.bench.inpaint:add_suite_arguments"),
     "texture": Suite("engine.bench.texture:suite", "engine.bench.texture:add_suite_arguments"),
@@ -78,8 +83,10 @@ def get_suite(name: str) -> Callable[[argparse.Namespace], int]:
 def add_arguments(parser: argparse.ArgumentParser, suite: str | None = None) -> None:
     """Add the arguments every suite understands, and those of ``suite``, to ``parser``."""
     parser.add_argument("suite", metavar="SUITE", help=f"one of: {', '.join(suite_names())}")
-    parser.add_argument("--data", metavar="DIR", required=True,
-                        help="folder of clean images (e.g. ../shared/data/cbsd68)")
+    needs_data = SUITES[suite].needs_data if suite in SUITES else True
+    parser.add_argument("--data", metavar="DIR", required=needs_data,
+                        help="folder of clean images (e.g. ../shared/data/cbsd68)"
+                             + ("" if needs_data else "; optional for this suite"))
     parser.add_argument("--limit", type=int, metavar="N", help="use only the first N images")
     parser.add_argument("--ops", metavar="A,B", help="only these ops (or case labels), comma "
                                                     "separated")

@@ -69,8 +69,11 @@ def ctrl_c_cancels(cancel: Any) -> Iterator[None]:
 
 
 def expected_errors() -> tuple[type[BaseException], ...]:
+    """The errors a file's run reports as one line without "unexpected": bad input, I/O, a
+    missing device, damaged or missing model weights."""
     from engine.core.device import DeviceError
+    from engine.models.weights import WeightsError
 
-    return (ValueError, OSError, DeviceError)
+    return (ValueError, OSError, DeviceError, WeightsError)
 
 

@@ -80,7 +80,9 @@ def run_parser(argv: Sequence[str] = ()) -> Parser:
                              "PIXELMEND_DEVICE or the best available)")
     parser.add_argument("--max-pixels", type=int, metavar="N",
                         help="refuse images with more than N pixels (0 = no limit; default: "
-                             "PIXELMEND_MAX_PIXELS or 250 million)")
+                             "PIXELMEND_MAX_PIXELS or 250 million); an image that will not fit "
+                             "in the memory available is refused too (PIXELMEND_MAX_MEMORY, "
+                             "e.g. 8G, sets that budget)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar and no per-file summary (errors still show)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")

@@ -6,7 +6,8 @@ upright (EXIF orientation applied), with the ICC profile and EXIF block kept for
 Decisions worth knowing:
 
 * 16-bit RGB/RGBA (and gray+alpha) PNG is decoded with OpenCV and 16-bit multi-channel TIFF with
-  tifffile, because Pillow reduces those to 8 bits. Gray+alpha always becomes RGBA.
+  tifffile, because Pillow reduces those to 8 bits (or, 16-bit gray+alpha TIFF, does not open
+  it). Gray+alpha always becomes RGBA.
 * 32-bit TIFF gray: float ("F") data inside [0, 1] is scaled by 65535; integer ("I") data inside
   [0, 65535] is kept as is; anything else is stretched linearly from its min..max onto 0..65535
   (NaN becomes 0). The result is uint16 with ``bit_depth == 16``.
@@ -19,13 +20,20 @@ Decisions worth knowing:
   alpha channel is dropped silently. WebP is lossless when ``quality >= 100``.
 * The pixel limit is checked from the header, before any decoding; Pillow's own
   decompression-bomb check is switched off while we open files, so our limit is the one that counts.
+* The memory an image needs (the decoder's buffers, the pixels, one float32 working copy; see
+  :func:`engine.io.decode.needed_bytes`) is compared with what this process may use
+  (:func:`engine.io.memory.memory_budget`) from the header as well; an allocation that still
+  fails while decoding gives the same kind of message, never a decoder's own error.
+* Only regular files are opened: a directory, a FIFO, a device or a socket is refused at once
+  (checked before opening, and again on the open handle, which never waits for a writer).
 * Truncated files are errors: this module relies on ``ImageFile.LOAD_TRUNCATED_IMAGES`` being False.
+* A damaged EXIF block is dropped (no orientation is applied); the pixels still load.
 """
 
 from __future__ import annotations
 
-import io
 import os
+import stat
 import struct
 import threading
 import warnings
@@ -34,14 +42,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-import cv2
 import numpy as np
-import tifffile
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
+from engine.io.decode import (
+    array_pixels,
+    exif_block,
+    icc_matches,
+    orient,
+    pillow_pixels,
+    png_chunks,
+)
 from engine.io.formats import ALIASES, BY_NAME, ImageReadError
-from engine.io.metadata import EXIF_HEADER, ORIENTATION, TIFF_EXIF_TAGS
+from engine.io.header import (
+    check_memory,
+    check_pixels,
+    fail,
+    memory_error,
+    pillow_header,
+    tiff_only_header,
+)
+from engine.io.memory import memory_budget
 
 __all__ = ["DEFAULT_MAX_PIXELS", "LoadedImage", "load", "read_mask"]
 
@@ -110,135 +133,68 @@ def _pixel_limit(max_pixels: int | None) -> int:
                          f"not {env!r}") from None
 
 
-def _png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """Yield (type, body) of each PNG chunk; raise EOFError if the stream stops before IEND."""
-    pos = 8
-    while pos + 8 <= len(data):
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
-        if pos + 12 + length > len(data):
-            break
-        yield ctype, data[pos + 8:pos + 8 + length]
-        if ctype == b"IEND":
-            return
-        pos += 12 + length
-    raise EOFError("image file is truncated (no IEND chunk)")
+_CORRUPT = (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error,
+            TypeError, IndexError, KeyError, AttributeError, ZeroDivisionError, OverflowError,
+            RecursionError)
+"""What the decoders raise on malformed data. The second line are errors from inside Pillow's
+plug-ins when a damaged header gives them values of the wrong kind (a rational where an offset
+should be, an index past a table); the input is the file's bytes, so they mean a corrupt file."""
+_USUAL = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+_TRUNCATED = ("the file is truncated (incomplete); it may not have finished copying or "
+              "downloading")
 
 
-def _icc_matches(icc: bytes | None, channels: int) -> bool:
-    space = icc[16:20] if icc and len(icc) >= 128 else b""
-    return space == (b"GRAY" if channels == 1 else b"RGB ")
+def _cause(error: BaseException) -> str:
+    """One line for an error, with its type where that is not a usual one for bad data."""
+    text = " ".join(str(error).split())
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror  # "Invalid argument", not "[Errno 22] Invalid argument"
+    if isinstance(error, _USUAL) and text:
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation (1-8) to an H×W×C array, like ``ImageOps.exif_transpose``."""
-    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-           5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1),
-           7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: np.rot90(a, 1)}
-    op = ops.get(orientation)
-    return np.ascontiguousarray(op(pixels)) if op else pixels
+def _is_truncation(error: BaseException, text: str) -> bool:
+    return isinstance(error, EOFError) or "truncated" in text.lower()
 
 
-def _to_uint16(values: np.ndarray, is_float: bool) -> np.ndarray:
-    """Scale 32-bit gray data to uint16 (see the module docstring for the rule)."""
-    v = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
-    if is_float and lo >= 0.0 and hi <= 1.0:
-        v = v * 65535.0
-    elif not (lo >= 0.0 and hi <= 65535.0 and not is_float):
-        v = (v - lo) * (65535.0 / (hi - lo)) if hi > lo else np.zeros_like(v)
-    return np.clip(np.rint(v), 0, 65535).astype(np.uint16)
+_NOT_FILES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+              (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
 
 
-def _pillow_pixels(im: Image.Image, fmt: str, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
-    """Decode a Pillow image to H×W×C uint8/uint16; return the pixels and the ICC still valid."""
-    mode = im.mode
-    if mode.startswith("I;16"):
-        return np.asarray(im).astype(np.uint16)[..., None], icc
-    if mode in ("I", "F"):
-        arr = np.asarray(im)
-        if fmt == "PNG":  # Pillow's 16-bit gray PNG in older releases
-            return np.clip(arr, 0, 65535).astype(np.uint16)[..., None], icc
-        return _to_uint16(arr, mode == "F")[..., None], icc
-    if mode == "CMYK":
-        if icc and icc[16:20] == b"CMYK":
-            try:
-                src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-                dst = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-                return np.asarray(ImageCms.profileToProfile(im, src, dst, outputMode="RGB")), None
-            except (ImageCms.PyCMSError, OSError, ValueError):
-                pass
-        return np.asarray(im.convert("RGB")), None
-    if mode in ("1", "L"):
-        return np.asarray(im.convert("L"))[..., None], icc
-    if mode in ("RGB", "RGBA"):
-        return np.asarray(im), icc
-    if mode in ("P", "PA"):
-        transparent = mode == "PA" or "transparency" in im.info
-        return np.asarray(im.convert("RGBA" if transparent else "RGB")), icc
-    if mode in ("LA", "La", "RGBa", "RGBX", "YCbCr"):
-        out = im.convert("LA").convert("RGBA") if mode == "La" else im.convert(
-            "RGB" if mode in ("RGBX", "YCbCr") else "RGBA")
-        return np.asarray(out), icc
-    raise ValueError(f"unsupported pixel mode {mode!r}")
+def _check_regular(path: Path, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _NOT_FILES if test(mode)), "not a regular file")
+        raise fail(path, f"it is {kind}, not an image file")
 
 
-def _array_pixels(data: bytes, fmt: str) -> np.ndarray:
-    """Decode 16-bit multi-channel PNG/TIFF bytes to H×W×C RGB(A), via tifffile or OpenCV."""
-    arr = None
-    error: Exception | None = None
-    if fmt == "TIFF":
-        try:
-            with tifffile.TiffFile(io.BytesIO(data)) as tif:
-                page = tif.pages[0]
-                arr = page.asarray()
-                if page.axes.startswith("S"):
-                    arr = np.moveaxis(arr, 0, -1)
-        except Exception as exc:  # tifffile raises many types; OpenCV gets a chance next
-            error = exc
-    if arr is None:
-        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if arr is None:
-            raise ValueError(f"the image data is corrupt or could not be decoded ({error})"
-                             if error else "the image data is corrupt or could not be decoded")
-        if arr.ndim == 3 and arr.shape[2] in (3, 4):
-            arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB if arr.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
-    arr = arr[..., None] if arr.ndim == 2 else arr
-    if arr.shape[2] == 2:
-        arr = np.concatenate([arr[..., :1]] * 3 + [arr[..., 1:]], axis=2)
-    if arr.dtype not in (np.uint8, np.uint16) or arr.shape[2] not in (1, 3, 4):
-        raise ValueError(f"unsupported pixel layout {arr.dtype} with {arr.shape[2]} channels")
-    return arr
+def _open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file; refuse anything else without waiting.
+
+    The kind of file is checked before opening (so a FIFO is never opened) and again on the
+    open handle (the path may have been replaced in between); the open itself is non-blocking.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) \
+        | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        _check_regular(path, os.stat(path).st_mode)
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise fail(path, f"file not found ({path})") from None
+    except OSError as exc:
+        raise fail(path, f"the file could not be opened ({exc.strerror or exc})") from exc
+    try:
+        _check_regular(path, os.fstat(fd).st_mode)
+        if os.name == "posix":
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
-def _exif_block(im: Image.Image, fmt: str, raw: bytes | None) -> tuple[int, bytes | None]:
-    """Return (orientation, EXIF bytes with orientation reset to 1, or None)."""
-    exif = Image.Exif()
-    if fmt == "TIFF":
-        exif = im.getexif()
-        for tag in [t for t in exif if t not in TIFF_EXIF_TAGS]:
-            del exif[tag]
-    elif raw:
-        exif.load(raw)
-    orientation = exif.get(ORIENTATION, 1)
-    orientation = orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
-    if not len(exif):
-        return orientation, None
-    if orientation != 1 or fmt == "TIFF":
-        if ORIENTATION in exif:
-            exif[ORIENTATION] = 1
-        return orientation, exif.tobytes()
-    return orientation, raw if raw.startswith(EXIF_HEADER) else EXIF_HEADER + raw
-
-
-def _mp(pixels: int) -> str:
-    return f"{pixels / 1e6:.1f}" if pixels >= 1e6 else f"{pixels / 1e6:.2g}"
-
-
-def _fail(path: Path, cause: str) -> ImageReadError:
-    return ImageReadError(f"Cannot open {path.name}: {cause}", path)
-
-
-def load(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> LoadedImage:
+def load(path: str | os.PathLike[str], *, max_pixels: int | None = None,
+         max_memory: int | None = None) -> LoadedImage:
     """Load an image file as upright pixels at its source bit depth.
 
     Parameters
@@ -248,6 +204,10 @@ def load(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> Load
     max_pixels
         Refuse images with more pixels than this (checked from the header, before decoding).
         Defaults to ``$PIXELMEND_MAX_PIXELS`` or :data:`DEFAULT_MAX_PIXELS`; 0 or less: no limit.
+    max_memory
+        Refuse images whose decoding and float working copy need more bytes than this (checked
+        from the header). Defaults to ``$PIXELMEND_MAX_MEMORY`` or the memory this process may
+        still use (:func:`engine.io.memory.memory_budget`); 0: no limit.
 
     Returns
     -------
@@ -257,86 +217,84 @@ def load(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> Load
     Raises
     ------
     ImageReadError
-        The file is missing, a directory, empty, not an image, truncated, corrupt, too large or
-        in an unsupported mode; the message names the file and the cause.
+        The file is missing, not a regular file (a directory, FIFO, device), empty, not an
+        image, truncated, corrupt, too large (pixels or memory) or in an unsupported mode; the
+        message names the file and the cause.
+    ValueError
+        ``PIXELMEND_MAX_PIXELS`` or ``PIXELMEND_MAX_MEMORY`` is not a number.
     """
     path = Path(path)
     limit = _pixel_limit(max_pixels)
-    if path.is_dir():
-        raise _fail(path, "it is a directory, not an image file")
-    try:
-        fh = path.open("rb")
-    except FileNotFoundError:
-        raise _fail(path, f"file not found ({path})") from None
-    except OSError as exc:
-        raise _fail(path, f"the file could not be opened ({exc.strerror or exc})") from exc
+    fh = _open_regular(path)
     with fh, _no_pillow_bomb_check():
+        file_size = os.fstat(fh.fileno()).st_size
         head = fh.read(64)
         if not head:
-            raise _fail(path, "the file is empty (0 bytes)")
+            raise fail(path, "the file is empty (0 bytes)")
         fh.seek(0)
         sniffed = next((f for sig, f in _SIGNATURES if head.startswith(sig)), None)
         if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
             sniffed = "WEBP"
+        im: Image.Image | None = None
         try:
             im = Image.open(fh)
         except UnidentifiedImageError:
-            cause = (f"it looks like a {sniffed} file but its data is corrupt or unsupported"
-                     if sniffed else "not an image, or an unknown image format")
-            raise _fail(path, cause) from None
-        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
-            raise _fail(path, f"the file is corrupt ({exc})") from exc
-        fmt = ALIASES.get(im.format or "", im.format or "?")
-        if fmt not in BY_NAME:
-            raise _fail(path, f"{fmt} images are not supported (use PNG, JPEG, TIFF, WebP or BMP)")
-        width, height = im.size
-        if 0 < limit < width * height:
-            raise _fail(path, (
-                f"the image is too large: {width}×{height} = {_mp(width * height)} megapixels,"
-                f" above the limit of {_mp(limit)} megapixels. To open it anyway, set"
-                f" PIXELMEND_MAX_PIXELS={width * height} or pass --max-pixels {width * height}"
-                " on the command line."))
-        source_mode = im.mode
-        icc = im.info.get("icc_profile") or None
+            if sniffed != "TIFF":
+                cause = (f"it looks like a {sniffed} file but its data is corrupt or unsupported"
+                         if sniffed else "not an image, or an unknown image format")
+                raise fail(path, cause) from None
+        except MemoryError:
+            raise fail(path, "not enough memory to read the image header") from None
+        except _CORRUPT as exc:
+            text = _cause(exc)
+            raise fail(path, _TRUNCATED if _is_truncation(exc, text)
+                       else f"the file is corrupt ({text})") from exc
+        if im is None:
+            header = tiff_only_header(path, fh)
+        else:
+            fmt = ALIASES.get(im.format or "", im.format or "?")
+            if fmt not in BY_NAME:
+                raise fail(path, f"{fmt} images are not supported (use PNG, JPEG, TIFF, WebP "
+                                  "or BMP)")
+            header = pillow_header(im, fmt, head)
+        check_pixels(path, header, limit)
+        needed = check_memory(path, header, max_memory, file_size)
+        fmt, icc = header.fmt, header.icc
         try:
-            use_arrays = False
-            if fmt == "PNG":
-                use_arrays = head[24] == 16 and head[25] in (2, 4, 6)
-            elif fmt == "TIFF":
-                bits = im.tag_v2.get(258, (8,))
-                bits = bits if isinstance(bits, tuple) else (bits,)
-                use_arrays = max(bits) > 8 and im.tag_v2.get(277, 1) >= 2 and \
-                    im.tag_v2.get(262) in (1, 2)
-            if use_arrays:
+            if header.use_arrays:
                 fh.seek(0)
                 data = fh.read()
                 raw_exif = None
                 if fmt == "PNG":
-                    raw_exif = next((body for kind, body in _png_chunks(data) if kind == b"eXIf"),
+                    raw_exif = next((body for kind, body in png_chunks(data) if kind == b"eXIf"),
                                     None)
-                pixels = _array_pixels(data, fmt)
+                pixels = array_pixels(data, fmt)
+                del data
             else:
+                assert im is not None
                 im.load()
                 raw_exif = im.info.get("exif")
-                pixels, icc = _pillow_pixels(im, fmt, icc)
-            orientation, exif = _exif_block(im, fmt, raw_exif)
+                pixels, icc = pillow_pixels(im, fmt, icc)
+            try:
+                orientation, exif = exif_block(im, fmt, raw_exif, header.tiff_tags)
+            except _CORRUPT:  # a damaged EXIF block: the pixels are still good
+                orientation, exif = 1, None
+            pixels = np.ascontiguousarray(orient(pixels, orientation))
         except MemoryError:
-            raise _fail(path, "not enough memory to decode the image") from None
-        except (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error) as exc:
-            text = str(exc)
-            if isinstance(exc, EOFError) or "truncated" in text.lower():
-                raise _fail(path, "the file is truncated (incomplete); it may not have finished "
-                                  "copying or downloading") from exc
-            if "unsupported" in text:
-                raise _fail(path, f"{text} ({source_mode} {fmt})") from exc
-            raise _fail(path, f"the image data is corrupt ({text or type(exc).__name__})") from exc
-    pixels = np.ascontiguousarray(_orient(pixels, orientation))
+            raise memory_error(path, header, needed, *memory_budget(), failed=True) from None
+        except _CORRUPT as exc:
+            text = _cause(exc)
+            if _is_truncation(exc, text):
+                raise fail(path, _TRUNCATED) from exc
+            if text.startswith("unsupported pixel"):
+                raise fail(path, f"{text} ({header.source_mode} {fmt})") from exc
+            raise fail(path, f"the image data is corrupt ({text})") from exc
     channels = pixels.shape[2]
-    if icc is not None and not _icc_matches(icc, channels):
+    if icc is not None and not icc_matches(icc, channels):
         icc = None
     return LoadedImage(pixels=pixels, bit_depth=16 if pixels.dtype == np.uint16 else 8,
                        has_alpha=channels == 4, icc_profile=icc, exif=exif, format=fmt,
-                       path=path, source_mode=source_mode)
+                       path=path, source_mode=header.source_mode)
 
 
 def read_mask(path: str | os.PathLike[str], shape: tuple[int, ...]) -> np.ndarray:

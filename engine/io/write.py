@@ -142,7 +142,16 @@ def encode(pixels: np.ndarray, fmt: str, *, icc_profile: bytes | None = None,
         elif fmt == "WEBP":
             opts.update(quality=quality, lossless=quality >= 100, exact=True, method=4)
         out = io.BytesIO()
-        im.save(out, fmt, **opts)
+        try:
+            im.save(out, fmt, **opts)
+        except OSError:
+            if not opts.get("optimize"):
+                raise
+            # Pillow sizes its buffer for an optimised JPEG from the pixel count, and a noisy
+            # image at high quality can need more ("Suspension not allowed here"): the plain
+            # encoder streams, so the same image is written without the optimised tables.
+            out = io.BytesIO()
+            im.save(out, fmt, **{**opts, "optimize": False})
         return out.getvalue()
     except ImageWriteError:
         raise

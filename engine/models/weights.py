@@ -44,7 +44,11 @@ _MODELS_LOCK = threading.Lock()
 
 
 class WeightsError(RuntimeError):
-    """A model's weights are missing, damaged or not listed."""
+    """A model's weights are missing, damaged or not listed.
+
+    The message is one line that names the file (the weights or the manifest) and says what to
+    do: reinstall PixelMend, or train the model with its recipe.
+    """
 
 
 @dataclass(frozen=True)
@@ -79,11 +83,13 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise WeightsError(f"{path}: cannot read the model manifest ({error})") from None
-    models = data.get("models", {})
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsError(f"the model manifest {path} cannot be read ({error}); reinstall "
+                           "PixelMend") from None
+    models = data.get("models", {}) if isinstance(data, dict) else None
     if not isinstance(models, dict):
-        raise WeightsError(f"{path}: 'models' must be an object")
+        raise WeightsError(f"the model manifest {path} is damaged ('models' is not an object);"
+                           " reinstall PixelMend")
     return models
 
 
@@ -101,6 +107,9 @@ def model_entry(name: str, folder: Path | None = None) -> ModelEntry:
             f"model {name!r} is not installed (looked in {folder}); reinstall PixelMend or "
             f"train it with the recipe in engine/training/"
         )
+    if not isinstance(models[name], dict):
+        raise WeightsError(f"the model manifest {folder / MANIFEST} is damaged (the entry "
+                           f"{name!r} is not an object); reinstall PixelMend")
     raw = dict(models[name])
     try:
         return ModelEntry(
@@ -112,7 +121,8 @@ def model_entry(name: str, folder: Path | None = None) -> ModelEntry:
             meta=raw,
         )
     except KeyError as missing:
-        raise WeightsError(f"manifest entry {name!r} lacks {missing}") from None
+        raise WeightsError(f"the model manifest {folder / MANIFEST} is damaged (the entry "
+                           f"{name!r} lacks {missing}); reinstall PixelMend") from None
 
 
 @lru_cache(maxsize=16)
@@ -120,8 +130,8 @@ def _verified(path: Path, sha256: str, mtime_ns: int) -> None:
     actual = sha256_file(path)
     if actual != sha256:
         raise WeightsError(
-            f"{path.name} is damaged (checksum {actual[:12]}… does not match the manifest's "
-            f"{sha256[:12]}…); reinstall PixelMend"
+            f"the model file {path} is damaged (its checksum {actual[:12]}… is not the "
+            f"manifest's {sha256[:12]}…); reinstall PixelMend"
         )
 
 
@@ -153,8 +163,17 @@ def load_state_dict(name: str, device: str | torch.device = "cpu",
     entry = model_entry(name, folder)
     if not entry.path.is_file():
         raise WeightsError(f"weights file {entry.path} is missing; reinstall PixelMend")
-    _verified(entry.path, entry.sha256, entry.path.stat().st_mtime_ns)
-    return load_file(str(entry.path), device=str(device)), entry
+    try:
+        _verified(entry.path, entry.sha256, entry.path.stat().st_mtime_ns)
+        return load_file(str(entry.path), device=str(device)), entry
+    except OSError as error:
+        raise WeightsError(f"the model file {entry.path} cannot be read "
+                           f"({error.strerror or error}); reinstall PixelMend") from None
+    except WeightsError:
+        raise
+    except Exception as error:  # safetensors' own errors: a file changed since the check
+        raise WeightsError(f"the model file {entry.path} cannot be read "
+                           f"({type(error).__name__}: {error}); reinstall PixelMend") from None
 
 
 def load_model(name: str, device: str | torch.device = "cpu", *,
@@ -206,12 +225,13 @@ def load_model(name: str, device: str | torch.device = "cpu", *,
                 model = build(entry) if build is not None else build_network(
                     entry.architecture, entry.config)
             except ArchitectureError as error:
-                raise WeightsError(f"{entry.path.name}: {error}") from None
+                raise WeightsError(f"the model file {entry.path}: {error}; reinstall "
+                                   "PixelMend") from None
             try:
                 model.load_state_dict(state)
             except RuntimeError as error:
                 raise WeightsError(
-                    f"{entry.path.name} does not fit the {entry.architecture} network "
+                    f"the model file {entry.path} does not fit the {entry.architecture} network "
                     f"({str(error).splitlines()[0]}); reinstall PixelMend") from None
             model = model.to(target) if dtype is None else model.to(device=target, dtype=dtype)
             model = model.eval()

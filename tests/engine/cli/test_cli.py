@@ -375,6 +375,47 @@ def test_errors_are_one_line_with_an_exit_code(tmp_path, capsys, kind):
     assert not (tmp_path / "out.png").exists()
 
 
+def test_an_image_that_will_not_fit_in_memory_is_one_line(tmp_path, capsys, monkeypatch):
+    source = _write(tmp_path / "wide.png", _photo(500, 600))
+    monkeypatch.setenv("PIXELMEND_MAX_MEMORY", "1M")
+    assert main(["run", "_test_invert", str(source), "-o", str(tmp_path / "out.png")]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "wide.png" in line and "600×500 image" in line and "PIXELMEND_MAX_MEMORY=" in line
+    assert "unexpected" not in line and not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("damage", ["one byte changed", "truncated", "manifest garbled"])
+def test_a_damaged_model_file_is_one_line_naming_it_with_reinstall(tmp_path, capsys,
+                                                                    monkeypatch, damage):
+    from engine.core.resources import resources_dir
+    from engine.models.weights import clear_model_cache
+
+    shipped = resources_dir() / "models"
+    models = tmp_path / "resources" / "models"
+    models.mkdir(parents=True)
+    (models / "manifest.json").write_bytes((shipped / "manifest.json").read_bytes())
+    weights = bytearray((shipped / "denoise_unet.safetensors").read_bytes())
+    if damage == "one byte changed":
+        weights[len(weights) // 2] ^= 0x5A
+    elif damage == "truncated":
+        weights = weights[:4096]
+    else:
+        (models / "manifest.json").write_text('{"models": {"denoise_unet": ')
+    (models / "denoise_unet.safetensors").write_bytes(bytes(weights))
+    monkeypatch.setenv("PIXELMEND_RESOURCES", str(tmp_path / "resources"))
+    clear_model_cache()
+    source = _write(tmp_path / "in.png", _photo())
+    try:
+        code = main(["run", "denoise", str(source), "-o", str(tmp_path / "out.png"), "--quiet"])
+    finally:
+        clear_model_cache()
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 1 and "reinstall" in line and "unexpected" not in line, line
+    named = "manifest.json" if damage == "manifest garbled" else "denoise_unet.safetensors"
+    assert str(models / named) in line, line
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_debug_shows_the_traceback_of_a_bug(tmp_path, capsys):
     source = _write(tmp_path / "in.png", _photo())
     assert main(["run", "_test_broken", str(source), "-o", str(tmp_path / "o.png"),
