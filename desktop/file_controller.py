@@ -104,8 +104,10 @@ class FileController(QObject):
         finally:
             QApplication.restoreOverrideCursor()
         if error_text:
+            prefix = f"Cannot open {path.name}: "  # the engine's messages name the file already
+            cause = error_text.removeprefix(prefix)
             dialogs.show_error(self._owner, "Cannot open file", f"Cannot open {path.name}:\n\n"
-                               f"{error_text}")
+                               f"{cause}")
             return False
         self.session.set_document(doc)
         settings.add_recent_file(path)
