@@ -31,6 +31,7 @@ from desktop.file_controller import FileController
 from desktop.jobs import JobRunner
 from desktop.mask_controller import MaskController
 from desktop.op_controller import OpController
+from desktop.recipe_controller import RecipeController
 from desktop.session import Session
 from desktop.widgets.history_panel import HistoryPanel
 from desktop.widgets.layers_panel import LayersPanel
@@ -68,11 +69,12 @@ class MainWindow(QMainWindow):
         self.runner = JobRunner(self)
         self.files = FileController(self.session, self)
         self.ops = OpController(self.session, self.runner, self.ops_panel, self)
+        self.recipes = RecipeController(self.session, self.runner, self.ops_panel, self)
         self.autosave = AutosaveTimer(self)
         self.masks = MaskController(self.session, self.scene, self)
         self.act = build_actions(self, session=self.session, files=self.files, masks=self.masks,
-                                 view=self.view, scene=self.scene, brush=self.brush,
-                                 set_tool=self.set_tool)
+                                 recipes=self.recipes, view=self.view, scene=self.scene,
+                                 brush=self.brush, set_tool=self.set_tool)
         self.recent_menu = self.act.recent_menu
         self.panels_menu = self.act.panels_menu
         self.size_box = self.act.size_box
@@ -208,7 +210,8 @@ class MainWindow(QMainWindow):
                                      history.can_redo else "&Redo")
         for name in ("save", "save_as", "export", "export_layer", "export_mask", "close",
                      "invert", "clear", "grow", "shrink", "feather", "fit", "actual",
-                     "zoom_in", "zoom_out", "split"):
+                     "zoom_in", "zoom_out", "split", "run_recipe_file",
+                     *(f"recipe_{stem}" for stem, _recipe in self.recipes.recipes)):
             self.act[name].setEnabled(has_doc)
         self._update_title()
 

@@ -1,7 +1,9 @@
 """The ops panel: pick an op, see what it does and how it uses the mask, set its params, run it.
 
 Everything shown comes from the registry (title, category, description, mask use, devices and
-param specs), so a new op appears here without a line of UI code.
+param specs), so a new op appears here without a line of UI code. A row at the top runs a whole
+recipe in one click ("Restore old photo"); the recipes are given by whoever runs them
+(:meth:`OpsPanel.set_recipes`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -59,13 +62,22 @@ class OpsPanel(QWidget):
     -------
     run_requested(str op, dict params, object device) : the Run button was pressed.
     cancel_requested() : the Cancel button was pressed.
+    recipe_requested(str name) : "Run recipe" was pressed for the recipe called ``name``.
     """
 
     run_requested = Signal(str, dict, object)
     cancel_requested = Signal()
+    recipe_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.recipe_combo = QComboBox()
+        self.recipe_combo.setObjectName("recipe_combo")
+        self.recipe_button = QPushButton("Run recipe")
+        self.recipe_button.setObjectName("recipe_button")
+        self.recipe_button.setToolTip("Run every step of the recipe on the active layer: each "
+                                      "step's result becomes a layer you can edit")
+        self.recipe_button.setEnabled(False)
         self.combo = QComboBox()
         self.combo.setObjectName("op_combo")
         self.description = QLabel()
@@ -98,6 +110,7 @@ class OpsPanel(QWidget):
         self.combo.currentIndexChanged.connect(self._op_changed)
         self.run_button.clicked.connect(self._run_clicked)
         self.cancel_button.clicked.connect(self.cancel_requested)
+        self.recipe_button.clicked.connect(self._recipe_clicked)
         self.reset_button.clicked.connect(self.form.reset)
         self._op_changed()
 
@@ -114,7 +127,16 @@ class OpsPanel(QWidget):
         device_row = QHBoxLayout()
         device_row.addWidget(QLabel("Device"))
         device_row.addWidget(self.device, 1)
+        recipe_row = QHBoxLayout()
+        recipe_row.addWidget(QLabel("Recipe"))
+        recipe_row.addWidget(self.recipe_combo, 1)
+        recipe_row.addWidget(self.recipe_button)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
         layout = QVBoxLayout(self)
+        layout.addLayout(recipe_row)
+        layout.addWidget(line)
         layout.addWidget(self.combo)
         layout.addWidget(self.description)
         layout.addWidget(self.mask_info)
@@ -162,6 +184,20 @@ class OpsPanel(QWidget):
         self.form.reset()
         self.form.set_values(dict(recipe.get("params") or {}))
 
+    def set_recipes(self, recipes: list[tuple[str, str, str]]) -> None:
+        """Offer ``(name, title, tooltip)`` recipes in the recipe row (the first is chosen)."""
+        self.recipe_combo.clear()
+        for name, title, tip in recipes:
+            self.recipe_combo.addItem(title, name)
+            self.recipe_combo.setItemData(self.recipe_combo.count() - 1, tip,
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.recipe_button.setEnabled(bool(recipes) and not self.cancel_button.isEnabled())
+
+    def _recipe_clicked(self) -> None:
+        name = self.recipe_combo.currentData()
+        if name:
+            self.recipe_requested.emit(str(name))
+
     def _op_changed(self) -> None:
         op = self.current_op()
         self.form.set_specs(op.params if op else ())
@@ -206,6 +242,7 @@ class OpsPanel(QWidget):
         """Switch between the running and idle look."""
         self.cancel_button.setEnabled(busy)
         self.run_button.setEnabled(not busy and self.current_op() is not None)
+        self.recipe_button.setEnabled(not busy and self.recipe_combo.count() > 0)
         self.progress.setValue(0)
         self.preview.clear()  # a preview belongs to the run in progress only
         self.preview.setVisible(False)
