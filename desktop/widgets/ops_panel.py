@@ -3,7 +3,9 @@
 Everything shown comes from the registry (title, category, description, mask use, devices and
 param specs), so a new op appears here without a line of UI code. A row at the top runs a whole
 recipe in one click ("Restore old photo"); the recipes are given by whoever runs them
-(:meth:`OpsPanel.set_recipes`).
+(:meth:`OpsPanel.set_recipes`). An op whose shipped model is missing or damaged
+(:attr:`engine.ops.registry.Op.models`) is greyed in the list with the reason as its tooltip;
+chosen, it shows that reason in one line and cannot be run.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QPixmap, QResizeEvent
+from PySide6.QtGui import QPalette, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -31,7 +33,7 @@ from engine.core.pixels import to_uint8
 from engine.ops import all_ops, get_op
 from engine.ops.registry import Op
 
-__all__ = ["OpsPanel", "mask_note"]
+__all__ = ["OpsPanel", "mask_note", "unavailable_reason"]
 
 FULL_FORM_LINES = 24
 """Forms up to this many text lines tall (about ten parameters) always show whole; longer ones
@@ -53,6 +55,18 @@ def mask_note(op: type[Op]) -> str:
     if op.mask_use == "feather":
         return "Only inside the mask (soft edge) when one is painted, else the whole image."
     return "Only inside the mask when one is painted, else the whole image."
+
+
+def unavailable_reason(op: type[Op]) -> str:
+    """Why ``op`` cannot run here (a shipped model it needs is missing or damaged), or ""."""
+    from engine.models.weights import WeightsError, verify_weights
+
+    for name in op.models:
+        try:
+            verify_weights(name)
+        except WeightsError as error:
+            return str(error)
+    return ""
 
 
 class OpsPanel(QWidget):
@@ -105,6 +119,7 @@ class OpsPanel(QWidget):
         self.preview = QLabel()
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setVisible(False)
+        self._unavailable = ""
         self._layout()
         self._fill_ops()
         self.combo.currentIndexChanged.connect(self._op_changed)
@@ -159,6 +174,15 @@ class OpsPanel(QWidget):
                 header = self.combo.model().item(self.combo.count() - 1)
                 header.setEnabled(False)
             self.combo.addItem(f"  {op.title}", op.name)
+            reason = unavailable_reason(op)
+            if reason:
+                index = self.combo.count() - 1
+                self.combo.setItemText(index, f"  {op.title} (unavailable)")
+                self.combo.setItemData(index, f"Unavailable: {reason}",
+                                       Qt.ItemDataRole.ToolTipRole)
+                self.combo.setItemData(index, self.palette().color(
+                    QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text),
+                    Qt.ItemDataRole.ForegroundRole)
         for index in range(self.combo.count()):
             if self.combo.itemData(index):
                 self.combo.setCurrentIndex(index)
@@ -204,12 +228,25 @@ class OpsPanel(QWidget):
         # New editors become visible (and count for the layout) in the next event loop pass.
         QTimer.singleShot(0, self._fit_form_height)
         self.description.setText(op.description if op else "No ops are installed.")
-        self.mask_info.setText(mask_note(op) if op else "")
+        self._unavailable = unavailable_reason(op) if op else ""
+        if self._unavailable:
+            self.mask_info.setText(f"Unavailable: {self._unavailable}")
+            self.mask_info.setStyleSheet("color: #d32f2f; font-weight: bold")
+        else:
+            self.mask_info.setText(mask_note(op) if op else "")
+            self.mask_info.setStyleSheet("")
         self.device.clear()
         self.device.addItem("Automatic", None)
         for kind in op.devices if op else ():
             self.device.addItem(_DEVICE_TITLES.get(kind, kind), kind)
-        self.run_button.setEnabled(op is not None and not self.cancel_button.isEnabled())
+        self._update_run_button()
+
+    def _update_run_button(self) -> None:
+        op = self.current_op()
+        runnable = op is not None and not self._unavailable
+        self.run_button.setEnabled(runnable and not self.cancel_button.isEnabled())
+        self.run_button.setToolTip(f"Unavailable: {self._unavailable}" if self._unavailable
+                                   else "Run the op on the active layer")
 
     def _fit_form_height(self) -> None:
         """No taller than the form needs; a long form gets a scroll bar when space runs out."""
@@ -241,7 +278,7 @@ class OpsPanel(QWidget):
     def set_busy(self, busy: bool, message: str = "") -> None:
         """Switch between the running and idle look."""
         self.cancel_button.setEnabled(busy)
-        self.run_button.setEnabled(not busy and self.current_op() is not None)
+        self._update_run_button()
         self.recipe_button.setEnabled(not busy and self.recipe_combo.count() > 0)
         self.progress.setValue(0)
         self.preview.clear()  # a preview belongs to the run in progress only
