@@ -58,8 +58,10 @@ def describe_summary(title: str, summary: RecipeSummary, seconds: float | None) 
         names = ", ".join(f"“{layer.name}”" for layer in summary.layers)
         parts.append(f"added {names}")
     if summary.mask_from:
+        redo = (f", then Run again… on “{summary.mask_used_by}” to redo it"
+                if summary.mask_used_by else "")
         parts.append(f"the mask is what {summary.mask_from} found ({summary.mask_pixels} px; "
-                     "brush it and run a step again to redo it)")
+                     f"H hides it; brush it{redo})")
     if summary.skipped:
         parts.append("skipped " + "; ".join(summary.skipped))
     if summary.left_out:

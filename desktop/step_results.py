@@ -39,6 +39,8 @@ class RecipeSummary:
     mask_from: str = ""
     """Title of the step whose proposal is now the document's mask ("" when none)."""
     mask_pixels: int = 0
+    mask_used_by: str = ""
+    """Name of the first layer made on that mask (the one to run again after brushing it)."""
     skipped: list[str] = field(default_factory=list)
     """"Inpaint: its mask is empty …" for each step that did not run."""
     left_out: list[str] = field(default_factory=list)
@@ -118,6 +120,8 @@ def add_recipe_results(doc: Document, source: Layer, steps: Sequence[Any], *, ti
                     blend = coverage  # the person's soft edge, as for a single op
                 layer = doc.add_result_layer(above, step.image, recipe, blend, name=op.title)
                 summary.layers.append(layer)
+                if summary.mask_from and step.mask is not None and not summary.mask_used_by:
+                    summary.mask_used_by = layer.name
             if result.layers:
                 extras.append((op.title, result.layers))
             above = layer
