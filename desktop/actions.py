@@ -75,7 +75,8 @@ def _action(window: QMainWindow, actions: Actions, name: str, text: str,
 def build_actions(window: QMainWindow, *, session: Session, files: FileController,
                   masks: MaskController, recipes: RecipeController, view: CanvasView,
                   scene: DocumentScene, brush: BrushSettings,
-                  set_tool: Callable[[str], None]) -> Actions:
+                  set_tool: Callable[[str], None],
+                  preferences: Callable[[], None]) -> Actions:
     """Create the actions, menus and toolbars of ``window``.
 
     Parameters
@@ -92,6 +93,8 @@ def build_actions(window: QMainWindow, *, session: Session, files: FileControlle
         Size and hardness keys.
     set_tool : callable
         ``set_tool(name)`` makes a mask tool (brush, eraser, lasso, rect) current.
+    preferences : callable
+        Edit → Preferences.
     """
     a = Actions()
     add = lambda *args, **kw: _action(window, a, *args, **kw)  # noqa: E731
@@ -113,6 +116,8 @@ def build_actions(window: QMainWindow, *, session: Session, files: FileControlle
     add("undo", "&Undo", session.undo, Keys.Undo, standard_icon(SP.SP_ArrowBack))
     add("redo", "&Redo", session.redo, ["Ctrl+Shift+Z", "Ctrl+Y"],
         standard_icon(SP.SP_ArrowForward))
+    add("preferences", "&Preferences…", preferences, Keys.Preferences,
+        tip="How often the session is autosaved")
 
     tools = QActionGroup(window)
     for name, text, key in (("brush", "&Brush", "B"), ("eraser", "&Eraser", "E"),
@@ -175,6 +180,8 @@ def _menus(window: QMainWindow, a: Actions, files: FileController,
     edit_menu = bar.addMenu("&Edit")
     edit_menu.addAction(a["undo"])
     edit_menu.addAction(a["redo"])
+    edit_menu.addSeparator()
+    edit_menu.addAction(a["preferences"])
 
     mask_menu = bar.addMenu("&Mask")
     for name in ("tool_brush", "tool_eraser", "tool_lasso", "tool_rect"):
