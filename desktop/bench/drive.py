@@ -46,6 +46,7 @@ class ErrorTrap:
         self.errors: list[str] = []
         self.on_error = on_error
         self._old_hook: Any = None
+        self._old_qt: Any = None
 
     def _record(self, text: str) -> None:
         self.errors.append(text)
@@ -66,7 +67,7 @@ class ErrorTrap:
                 self._record(f"Qt: {message}")
 
         sys.excepthook = hook
-        qInstallMessageHandler(qt_messages)
+        self._old_qt = qInstallMessageHandler(qt_messages)
         return self
 
     def uninstall(self) -> None:
@@ -75,7 +76,7 @@ class ErrorTrap:
 
         if self._old_hook is not None:
             sys.excepthook = self._old_hook
-        qInstallMessageHandler(None)
+        qInstallMessageHandler(self._old_qt)
 
 
 class DialogRecorder:
