@@ -95,8 +95,9 @@ def _trigger(moment: str, rng: np.random.Generator) -> tuple[str, int, float]:
     if moment == "job":
         return "job-start", int(rng.integers(1, plan.count("job") + 1)), float(
             rng.uniform(0.0, 0.25))
+    # Up to about the time a save takes: the old file, or now and then the complete new one.
     return "save-start", int(rng.integers(1, plan.count("save") + 1)), float(
-        rng.uniform(0.0, 0.3))
+        rng.uniform(0.0, 0.8))
 
 
 def _matches(event: dict[str, Any], name: str) -> bool:
@@ -141,9 +142,10 @@ def _judge(trial: Trial, events: list[dict[str, Any]], killed: float, report: di
     errors = [e["text"] for e in before if e["event"] == "error"] + report.get("errors", [])
     trial.problems += [f"exception: {text.strip().splitlines()[-1]}" for text in errors]
     indexed = list(enumerate(before))
-    last_save = max((i for i, e in indexed if e["event"] == "save-done"), default=-1)
-    # Crash copies started before the last save were discarded by it.
-    starts = {e["n"]: e for i, e in indexed if e["event"] == "autosave-start" and i > last_save}
+    saved, previous = _judge_session_file(trial, before, folder)
+    # Crash copies started before the last completed save were discarded by it (one started
+    # before a save that the kill interrupted just after writing the file may remain).
+    starts = {e["n"]: e for i, e in indexed if e["event"] == "autosave-start" and i > previous}
     done = {e["n"] for e in before if e["event"] == "autosave-done"}
     newest = max((n for n in starts if n in done), default=None)
     valid = {e["state"] for n, e in starts.items() if newest is None or n >= newest}
@@ -152,16 +154,17 @@ def _judge(trial: Trial, events: list[dict[str, Any]], killed: float, report: di
     trial.bound_s = interval_s + max(writes, default=0.0) + _EVENT_LOOP_SLACK_S
     recovered = report.get("state")
     trial.recovered = recovered is not None
-    if trial.copy_on_disk and not trial.recovered:
+    if trial.copy_on_disk and not trial.recovered and trial.session_file != "new":
         trial.problems.append("a crash copy was on disk but nothing was recovered")
     if trial.recovered and recovered not in valid:
         trial.problems.append("the recovered document is not the newest crash copy")
-    edits = [(i, e) for i, e in indexed if e["event"] in _EDITS]
+    # What is lost: the edits neither the session file nor the recovered copy holds.
+    edits = [(i, e) for i, e in indexed if e["event"] in _EDITS and e["event"] != "open"]
+    lost = [e for i, e in edits if i > saved]
     if trial.recovered:
         held = [k for k, (_i, e) in enumerate(edits) if e["state"] == recovered]
-        lost = [e for _i, e in edits[held[-1] + 1:]] if held else []
-    else:  # nothing recovered: the work since the last save (or since opening) is lost
-        lost = [e for i, e in edits if i > last_save and e["event"] != "open"]
+        in_copy = [e for _i, e in edits[held[-1] + 1:]] if held else []
+        lost = min(lost, in_copy, key=len)
     trial.lost_s = killed - lost[0]["t"] if lost else 0.0
     if trial.lost_s > trial.bound_s:
         trial.problems.append(f"lost {trial.lost_s:.2f} s of work (bound {trial.bound_s:.2f})")
@@ -169,31 +172,37 @@ def _judge(trial: Trial, events: list[dict[str, Any]], killed: float, report: di
         trial.problems.append(f"temporary files left: {report['temporaries']}")
     if report.get("damaged"):
         trial.problems.append(f"crash copies set aside as damaged: {report['damaged']}")
-    _judge_session_file(trial, before, folder)
 
 
-def _judge_session_file(trial: Trial, before: list[dict[str, Any]], folder: Path) -> None:
+def _judge_session_file(trial: Trial, before: list[dict[str, Any]], folder: Path
+                        ) -> tuple[int, int]:
+    """Judge the session file; return the index of the event whose state it holds (-1: none)
+    and the index of the last save known to be over (its crash copy discarded)."""
     from desktop.document.ora import load_ora
 
-    saves = [e for e in before if e["event"] in ("save-start", "save-done")]
-    old = next((e["state"] for e in reversed(saves) if e["event"] == "save-done"), None)
-    pending = saves[-1]["state"] if saves and saves[-1]["event"] == "save-start" else None
+    saves = [(i, e) for i, e in enumerate(before) if e["event"] in ("save-start", "save-done")]
+    done = [i for i, e in saves if e["event"] == "save-done"]
+    old_index = done[-1] if done else -1
+    old = before[old_index]["state"] if done else None
+    pending = saves[-1] if saves and saves[-1][1]["event"] == "save-start" else None
     path = folder / "sessions" / SESSION_NAME
     if not path.exists():
         if old is not None:
             trial.problems.append("the saved session file is gone")
-        return
+        return -1, old_index
     try:
         state = state_hash(load_ora(path))
     except Exception as error:
         trial.problems.append(f"the session file is broken: {error}")
-        return
-    if state == pending:
+        return -1, old_index
+    if pending is not None and state == pending[1]["state"]:
         trial.session_file = "new"
-    elif state == old:
+        return pending[0], old_index
+    if state == old:
         trial.session_file = "old"
-    else:
-        trial.problems.append("the session file holds neither the old nor the new save")
+        return old_index, old_index
+    trial.problems.append("the session file holds neither the old nor the new save")
+    return -1, old_index
 
 
 def run_trial(folder: Path, seed: int, moment: str, interval_s: float = 1.0) -> Trial:
