@@ -12,7 +12,9 @@ from desktop.bench import crash
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
 
-@pytest.mark.parametrize("moment, seed", [("strokes", 11), ("job", 12), ("save", 13)])
+# Seeds that kill after the 4th stroke, 0.1 s into the first op and 0.13 s into the second save
+# (over the first save's file).
+@pytest.mark.parametrize("moment, seed", [("strokes", 21), ("job", 14), ("save", 17)])
 def test_a_kill_loses_at_most_the_autosave_interval(tmp_path, moment, seed):
     trial = crash.run_trial(tmp_path / "trial", seed, moment, interval_s=1.0)
     assert trial.problems == []
