@@ -30,6 +30,7 @@ from desktop.canvas.view import CanvasView
 from desktop.file_controller import FileController
 from desktop.icons import drawn_icon, standard_icon
 from desktop.mask_controller import MaskController
+from desktop.recipe_controller import RecipeController
 from desktop.session import Session
 
 __all__ = ["Actions", "build_actions"]
@@ -72,8 +73,10 @@ def _action(window: QMainWindow, actions: Actions, name: str, text: str,
 
 
 def build_actions(window: QMainWindow, *, session: Session, files: FileController,
-                  masks: MaskController, view: CanvasView, scene: DocumentScene,
-                  brush: BrushSettings, set_tool: Callable[[str], None]) -> Actions:
+                  masks: MaskController, recipes: RecipeController, view: CanvasView,
+                  scene: DocumentScene, brush: BrushSettings,
+                  set_tool: Callable[[str], None],
+                  preferences: Callable[[], None]) -> Actions:
     """Create the actions, menus and toolbars of ``window``.
 
     Parameters
@@ -82,14 +85,16 @@ def build_actions(window: QMainWindow, *, session: Session, files: FileControlle
         Where the menus, toolbars and shortcuts go.
     session : Session
         Undo and redo apply to its document.
-    files, masks : FileController, MaskController
-        The File and Mask menus.
+    files, masks, recipes : FileController, MaskController, RecipeController
+        The File, Mask and Recipes menus.
     view, scene : CanvasView, DocumentScene
         Zoom, and the compare split view.
     brush : BrushSettings
         Size and hardness keys.
     set_tool : callable
         ``set_tool(name)`` makes a mask tool (brush, eraser, lasso, rect) current.
+    preferences : callable
+        Edit → Preferences.
     """
     a = Actions()
     add = lambda *args, **kw: _action(window, a, *args, **kw)  # noqa: E731
@@ -111,6 +116,8 @@ def build_actions(window: QMainWindow, *, session: Session, files: FileControlle
     add("undo", "&Undo", session.undo, Keys.Undo, standard_icon(SP.SP_ArrowBack))
     add("redo", "&Redo", session.redo, ["Ctrl+Shift+Z", "Ctrl+Y"],
         standard_icon(SP.SP_ArrowForward))
+    add("preferences", "&Preferences…", preferences, Keys.Preferences,
+        tip="How often the session is autosaved")
 
     tools = QActionGroup(window)
     for name, text, key in (("brush", "&Brush", "B"), ("eraser", "&Eraser", "E"),
@@ -131,6 +138,12 @@ def build_actions(window: QMainWindow, *, session: Session, files: FileControlle
     add("overlay_opacity", "Overlay &opacity…", masks.choose_opacity)
     add("show_mask", "&Show mask", masks.show, "H", checkable=True).setChecked(True)
 
+    for stem, recipe in recipes.recipes:
+        add(f"recipe_{stem}", recipe.title(), lambda s=stem: recipes.run_shipped(s),
+            tip=f"Run “{recipe.title()}” on the active layer; each step becomes a layer")
+    add("run_recipe_file", "Run recipe &file…", recipes.run_file,
+        tip="Run a recipe (.json) on the active layer")
+
     add("fit", "&Fit to window", view.fit, "Ctrl+0")
     add("actual", "&100 %", view.actual_pixels, "Ctrl+1")
     add("zoom_in", "Zoom &in", view.zoom_in, ["Ctrl++", "Ctrl+="])
@@ -140,12 +153,13 @@ def build_actions(window: QMainWindow, *, session: Session, files: FileControlle
         checkable=True)
     add("about", "&About PixelMend", lambda: dialogs.show_about(window))
 
-    _menus(window, a, files)
+    _menus(window, a, files, [f"recipe_{stem}" for stem, _recipe in recipes.recipes])
     _toolbars(window, a)
     return a
 
 
-def _menus(window: QMainWindow, a: Actions, files: FileController) -> None:
+def _menus(window: QMainWindow, a: Actions, files: FileController,
+           recipe_names: list[str]) -> None:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(a["open"])
@@ -166,6 +180,8 @@ def _menus(window: QMainWindow, a: Actions, files: FileController) -> None:
     edit_menu = bar.addMenu("&Edit")
     edit_menu.addAction(a["undo"])
     edit_menu.addAction(a["redo"])
+    edit_menu.addSeparator()
+    edit_menu.addAction(a["preferences"])
 
     mask_menu = bar.addMenu("&Mask")
     for name in ("tool_brush", "tool_eraser", "tool_lasso", "tool_rect"):
@@ -179,6 +195,12 @@ def _menus(window: QMainWindow, a: Actions, files: FileController) -> None:
     mask_menu.addSeparator()
     for name in ("show_mask", "overlay_colour", "overlay_opacity"):
         mask_menu.addAction(a[name])
+
+    recipe_menu = bar.addMenu("&Recipes")
+    for name in recipe_names:
+        recipe_menu.addAction(a[name])
+    recipe_menu.addSeparator()
+    recipe_menu.addAction(a["run_recipe_file"])
 
     view_menu = bar.addMenu("&View")
     for name in ("fit", "actual", "zoom_in", "zoom_out"):

@@ -1,7 +1,9 @@
 """Start the editor: the QApplication, the windows, crash recovery and the last-resort error hook.
 
 ``main(paths)`` opens the first image in the main window and each further one in a window of its
-own, offers to recover crash copies left by a previous run, and installs a ``sys.excepthook``
+own, cleans up what a killed run left, offers to recover its crash copies (each is read before it
+is offered: a damaged one is set aside with a message, never offered), and installs a
+``sys.excepthook``
 that shows an unexpected error in a message box instead of ending the program (the autosave
 keeps running, so nothing is lost).
 """
@@ -12,13 +14,15 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop import dialogs
-from desktop.document.autosave import find_recoveries
+from desktop.document.autosave import default_directory, find_recoveries
+from desktop.document.leftovers import clean_leftovers, set_aside
 from desktop.main_window import MainWindow, new_window
 from engine.core.resources import resources_dir
 
@@ -63,22 +67,36 @@ def open_paths(window: MainWindow, paths: Sequence[str]) -> list[MainWindow]:
 
 
 def offer_recoveries(window: MainWindow) -> int:
-    """Offer every crash copy: Recover (open it), Discard (delete it) or Later (keep it).
+    """Offer every readable crash copy: Recover (open it), Discard (delete it) or Later (keep
+    it). What killed runs left half-written is removed first; a crash copy that cannot be read
+    is moved to ``autosave/damaged/`` and named in one message instead of being offered.
 
     Returns the number of documents recovered.
     """
+    clean_leftovers()
+    damaged_markers: list[Path] = []
+    recoveries = find_recoveries(damaged=damaged_markers)
+    damaged = [f"{marker.name}: cannot be read" for marker in damaged_markers]
+    if damaged_markers:
+        set_aside(damaged_markers)
+    readable = []
+    for recovery in recoveries:
+        try:
+            readable.append((recovery, recovery.open()))
+        except Exception as error:  # a damaged copy: set aside with a message, never a crash
+            damaged.append(f"{recovery.title}: {error}")
+            set_aside([recovery.path, recovery.marker])
+    if damaged:
+        dialogs.show_error(window, "Damaged crash copy", (
+            "These autosaved copies could not be read and were not offered; they were moved to "
+            f"{default_directory() / 'damaged'}:\n\n" + "\n".join(damaged)))
     recovered = 0
-    for recovery in find_recoveries():
+    for recovery, doc in readable:
         when = recovery.saved_at.strftime("%Y-%m-%d %H:%M")
         answer = dialogs.ask_recovery(window, recovery.title, when)
         if answer == "discard":
             recovery.discard()
         if answer != "recover":
-            continue
-        try:
-            doc = recovery.open()
-        except Exception as error:
-            dialogs.show_error(window, "Cannot recover", f"{recovery.title}: {error}")
             continue
         target = window.open_document(doc)
         target.show()

@@ -13,9 +13,10 @@ its dialogs.
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QWidget
 
@@ -27,8 +28,9 @@ from desktop.document.opening import open_document
 from desktop.document.ora import save_ora
 from desktop.qimages import array_from_qimage
 from desktop.session import Session
+from engine.core.atomic import stale_temporaries
 
-__all__ = ["IMAGE_FILTER", "FileController", "same_file"]
+__all__ = ["IMAGE_FILTER", "FileController", "remove_stale_temporaries", "same_file"]
 
 IMAGE_FILTER = ("Images and sessions (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp *.ora);;"
                 "All files (*)")
@@ -47,6 +49,14 @@ def same_file(a: str | os.PathLike[str] | None, b: str | os.PathLike[str] | None
         return False
 
 
+def remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporary files an earlier, interrupted save of ``path`` left beside it."""
+    for stale in stale_temporaries(path.parent):
+        if stale.name.startswith(f".{path.name}."):
+            with suppress(OSError):
+                stale.unlink()
+
+
 class FileController(QObject):
     """File menu behaviour for one session.
 
@@ -56,7 +66,14 @@ class FileController(QObject):
         Whose document is opened, saved, exported and closed.
     parent : QWidget, optional
         The window the dialogs belong to.
+
+    Signals
+    -------
+    saving(object) : a session file is about to be written (its path), or that write is over
+        (None); the autosave notes it, so that a kill in the middle can be cleaned up after.
     """
+
+    saving = Signal(object)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -184,15 +201,19 @@ class FileController(QObject):
 
     def _write_session(self, path: Path) -> bool:
         doc = self.doc
+        remove_stale_temporaries(path)
+        self.saving.emit(path)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             save_ora(doc, path)
         except Exception as error:
             QApplication.restoreOverrideCursor()
+            self.saving.emit(None)
             dialogs.show_error(self._owner, "Cannot save", str(error))
             return False
         QApplication.restoreOverrideCursor()
         doc.mark_saved(path)  # "dirty" goes False: the title updates, the crash copy goes
+        self.saving.emit(None)
         settings.add_recent_file(path)
         settings.remember_dir("save", path)
         self.session.show_message(f"Saved {path.name}", 4000)

@@ -10,6 +10,13 @@ queues behind it on the same thread and starts as soon as the cancelled op reach
 ``cancel.raise_if_cancelled()``. Reports from a job that is no longer current are dropped, so a
 late result of a replaced job never reaches the document.
 
+A job runs one op (:func:`engine.ops.run_op`) or, when it carries a recipe, each step of a
+multi-step recipe in turn (:func:`engine.ops.pipeline.iter_recipe`): the same thread, progress,
+cancel and reports, with "Step 2 of 3 · Inpaint:" in front of each progress message. A recipe
+job's result is a :class:`RecipeRun`: the results of the steps that finished and, when a later
+step failed, its message (so the finished steps are not lost). A cancelled recipe reports
+``cancelled`` like an op, and nothing of it is kept.
+
 Progress is throttled in the worker: a report is emitted when the value moves by at least 1 % or
 when 50 ms have passed since the last one (and something changed), so a tight loop in an op
 cannot flood the GUI thread's event queue. Previews are emitted at most every 100 ms.
@@ -25,7 +32,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-__all__ = ["Job", "JobRunner", "error_message"]
+__all__ = ["Job", "JobRunner", "RecipeRun", "error_message", "op_title"]
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +44,12 @@ _ids = itertools.count(1)
 
 @dataclass(eq=False)
 class Job:
-    """One op run: what to run on which pixels, plus free-form context for the caller.
+    """One op or recipe run: what to run on which pixels, plus free-form context for the caller.
 
     Attributes
     ----------
     op : str
-        Registered op name.
+        Registered op name; for a recipe job, the recipe's title (what messages call it).
     image : ndarray
         float32 H×W×C in [0, 1]; the worker never writes into it.
     mask : ndarray of bool or None
@@ -53,6 +60,8 @@ class Job:
         ``"cpu"``, ``"cuda"``, ``"mps"`` or None to let the engine choose.
     context : dict
         Anything the caller needs when the result arrives (document, source layer id, ...).
+    recipe : engine.core.recipe.Recipe or None
+        A multi-step recipe to run instead of ``op`` (``params`` is then unused).
     """
 
     op: str
@@ -61,25 +70,98 @@ class Job:
     params: dict[str, Any] = field(default_factory=dict)
     device: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    recipe: Any = None
     id: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def kind(self) -> str:
+        """``"op"`` or ``"recipe"``."""
+        return "op" if self.recipe is None else "recipe"
 
 
 def error_message(op: str, error: BaseException) -> str:
     """The text a person sees when an op fails: the engine's own message where it has one."""
     from engine.core.device import DeviceError
     from engine.core.params import ParamError
+    from engine.models.weights import WeightsError
     from engine.ops import OpError
 
     if isinstance(error, MemoryError):
         return (f"Not enough memory to run {op} on this image. Close other programs, work on a "
                 "smaller image, or use a smaller mask.")
-    if isinstance(error, (OpError, ParamError, DeviceError, ValueError)):
+    if isinstance(error, (OpError, ParamError, DeviceError, WeightsError, ValueError)):
         return str(error) or type(error).__name__
     return f"{op} failed with an unexpected {type(error).__name__}: {error}"
 
 
+@dataclass
+class RecipeRun:
+    """The result of a recipe job.
+
+    Attributes
+    ----------
+    steps : list of engine.ops.pipeline.StepResult
+        The steps that finished, in order.
+    error : str
+        Why the step after them failed ("" when every step ran).
+    """
+
+    steps: list[Any]
+    error: str = ""
+
+
+def _run_recipe(job: Job, report: Any, token: Any) -> RecipeRun:
+    """Run every step of ``job.recipe``; each progress message names the step it comes from.
+    A step that fails after others finished ends the run with its message; a failure of the
+    first step, and a cancel, propagate."""
+    from engine.core.progress import Cancelled
+    from engine.ops.pipeline import iter_recipe
+
+    steps = job.recipe.steps
+    titles = [op_title(step.op) for step in steps]
+    current = [0]
+
+    def step_report(fraction: float, message: str = "", preview: Any = None) -> None:
+        index = current[0]
+        prefix = f"Step {index + 1} of {len(steps)} · {titles[index]}"
+        report(fraction, f"{prefix}: {message}" if message else prefix, preview)
+
+    done: list[Any] = []
+    try:
+        for result in iter_recipe(job.recipe, job.image, job.mask, progress=step_report,
+                                  cancel=token, device=job.device):
+            done.append(result)
+            current[0] = min(len(done), len(steps) - 1)
+    except Cancelled:
+        raise
+    except Exception as error:
+        if not done:
+            raise
+        from engine.models.weights import WeightsError
+
+        if not isinstance(error, (ValueError, MemoryError, WeightsError)):
+            log.exception("%s failed", job.op)
+        title = titles[len(done)] if len(done) < len(titles) else job.op
+        message = error_message(title, error)
+        if not message.startswith("step "):
+            message = f"step {len(done) + 1} ({title}): {message}"
+        return RecipeRun(done, message)
+    return RecipeRun(done)
+
+
+def op_title(name: str) -> str:
+    """The title of op ``name`` ("Inpaint"), or the name itself when no such op is known."""
+    from engine.ops import OpError, get_op
+
+    try:
+        return get_op(name).title
+    except OpError:
+        return name
+
+
 class _Worker(QObject):
-    """Lives on the worker thread; runs one job at a time through :func:`engine.ops.run_op`."""
+    """Lives on the worker thread; runs one job at a time through :func:`engine.ops.run_op`
+    (or, for a recipe job, :func:`engine.ops.pipeline.iter_recipe`)."""
 
     progress = Signal(int, float, str)
     preview = Signal(int, object)
@@ -90,6 +172,7 @@ class _Worker(QObject):
     @Slot(object, object)
     def run(self, job: Job, token: Any) -> None:
         from engine.core.progress import Cancelled, Throttle
+        from engine.models.weights import WeightsError
         from engine.ops import run_op
 
         throttle = Throttle(_PROGRESS_INTERVAL_S, step=_PROGRESS_STEP,
@@ -106,13 +189,16 @@ class _Worker(QObject):
             self.cancelled.emit(job.id)
             return
         try:
-            result = run_op(job.op, job.image, job.mask, job.params, progress=report,
-                            cancel=token, device=job.device)
+            if job.recipe is not None:
+                result = _run_recipe(job, report, token)
+            else:
+                result = run_op(job.op, job.image, job.mask, job.params, progress=report,
+                                cancel=token, device=job.device)
         except Cancelled:
             self.cancelled.emit(job.id)
         except Exception as error:  # every failure becomes a message a person reads
-            if not isinstance(error, (ValueError, MemoryError)):
-                log.exception("op %s failed", job.op)
+            if not isinstance(error, (ValueError, MemoryError, WeightsError)):
+                log.exception("%s failed", job.op)
             self.failed.emit(job.id, error_message(job.op, error))
         else:
             if token.cancelled:

@@ -1,7 +1,9 @@
 """The ``pixelmend`` console entry point: the engine's command line or the editor.
 
-``pixelmend ops|run|bench|--version|--help ...`` goes to :func:`engine.cli.main`, except
-``pixelmend bench ui`` which measures the editor (:mod:`desktop.bench.ui`). Anything else opens
+``pixelmend ops|run|bench|--version|--help ...`` goes to :func:`engine.cli.main`, except the
+editor's own benchmarks: ``pixelmend bench ui`` (speed, :mod:`desktop.bench.ui`), ``bench chaos``
+(random actions, :mod:`desktop.bench.chaos`) and ``bench crash`` (kill -9 and recovery,
+:mod:`desktop.bench.crash`). Anything else opens
 the editor with the arguments as image paths. ``pixelmend --self-test`` loads every shipped model
 and runs every op on a small image (the packaged app's check). PySide6 is imported only on the
 editor path, so the command line does not pay for Qt.
@@ -13,9 +15,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["CLI_COMMANDS", "main"]
+__all__ = ["CLI_COMMANDS", "DESKTOP_BENCHES", "main"]
 
 CLI_COMMANDS = frozenset({"ops", "run", "batch", "bench", "--version", "-h", "--help"})
+DESKTOP_BENCHES = {"ui": "desktop.bench.ui", "chaos": "desktop.bench.chaos",
+                   "crash": "desktop.bench.crash"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,10 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         Arguments after the program name; ``sys.argv[1:]`` when omitted.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:2] == ["bench", "ui"]:
-        from desktop.bench.ui import main as bench_ui_main
+    if len(args) >= 2 and args[0] == "bench" and args[1] in DESKTOP_BENCHES:
+        import importlib
 
-        return bench_ui_main(args[2:])
+        return importlib.import_module(DESKTOP_BENCHES[args[1]]).main(args[2:])
     if args and args[0] in CLI_COMMANDS:
         from engine.cli import main as cli_main
 

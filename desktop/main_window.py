@@ -22,7 +22,13 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
 from desktop import dialogs, settings
 from desktop.actions import build_actions
-from desktop.autosave_timer import AutosaveTimer
+from desktop.autosave_timer import (
+    INTERVAL_KEY,
+    MAX_INTERVAL_S,
+    MIN_INTERVAL_S,
+    AutosaveTimer,
+    interval_override,
+)
 from desktop.canvas.scene import DocumentScene
 from desktop.canvas.tools import BrushSettings, make_tools
 from desktop.canvas.view import CanvasView
@@ -31,10 +37,12 @@ from desktop.file_controller import FileController
 from desktop.jobs import JobRunner
 from desktop.mask_controller import MaskController
 from desktop.op_controller import OpController
+from desktop.recipe_controller import RecipeController
 from desktop.session import Session
 from desktop.widgets.history_panel import HistoryPanel
 from desktop.widgets.layers_panel import LayersPanel
 from desktop.widgets.ops_panel import OpsPanel
+from desktop.widgets.preferences import PreferencesDialog
 from desktop.widgets.status_bar import StatusBar
 
 __all__ = ["MainWindow", "new_window", "open_windows"]
@@ -68,11 +76,13 @@ class MainWindow(QMainWindow):
         self.runner = JobRunner(self)
         self.files = FileController(self.session, self)
         self.ops = OpController(self.session, self.runner, self.ops_panel, self)
+        self.recipes = RecipeController(self.session, self.runner, self.ops_panel, self)
         self.autosave = AutosaveTimer(self)
         self.masks = MaskController(self.session, self.scene, self)
         self.act = build_actions(self, session=self.session, files=self.files, masks=self.masks,
-                                 view=self.view, scene=self.scene, brush=self.brush,
-                                 set_tool=self.set_tool)
+                                 recipes=self.recipes, view=self.view, scene=self.scene,
+                                 brush=self.brush, set_tool=self.set_tool,
+                                 preferences=self.preferences)
         self.recent_menu = self.act.recent_menu
         self.panels_menu = self.act.panels_menu
         self.size_box = self.act.size_box
@@ -117,6 +127,7 @@ class MainWindow(QMainWindow):
         self.view.cursor_moved.connect(self.status.set_cursor)
         self.view.peek.connect(self.scene.set_peek)
         self.view.divider = self.scene.split
+        self.files.saving.connect(self.autosave.note_saving)
         self.layers_panel.rerun_requested.connect(self.ops.rerun)
         self.layers_panel.error.connect(lambda text: dialogs.show_error(self, "Layers", text))
         self.brush.changed.connect(self._sync_brush_boxes)
@@ -208,7 +219,8 @@ class MainWindow(QMainWindow):
                                      history.can_redo else "&Redo")
         for name in ("save", "save_as", "export", "export_layer", "export_mask", "close",
                      "invert", "clear", "grow", "shrink", "feather", "fit", "actual",
-                     "zoom_in", "zoom_out", "split"):
+                     "zoom_in", "zoom_out", "split", "run_recipe_file",
+                     *(f"recipe_{stem}" for stem, _recipe in self.recipes.recipes)):
             self.act[name].setEnabled(has_doc)
         self._update_title()
 
@@ -241,6 +253,20 @@ class MainWindow(QMainWindow):
             box.blockSignals(False)
         settings.set_value("brush/size", self.brush.size)
         settings.set_value("brush/hardness", self.brush.hardness)
+
+    def preferences(self, interval_s: float | None = None) -> None:
+        """Edit → Preferences (``interval_s`` skips the dialog): the autosave interval, kept in
+        the settings and applied to every open window."""
+        if interval_s is None:
+            dialog = PreferencesDialog(self.autosave.interval_s, MIN_INTERVAL_S, MAX_INTERVAL_S,
+                                       interval_override(), self)
+            if dialog.exec() != PreferencesDialog.DialogCode.Accepted:
+                return
+            interval_s = dialog.interval.value()
+        settings.set_value(INTERVAL_KEY, float(interval_s))
+        if interval_override() is None:
+            for window in {self, *open_windows()}:
+                window.autosave.set_interval(interval_s)
 
     def show_ops_panel(self) -> None:
         self.docks["ops"].show()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
@@ -30,10 +29,10 @@ from desktop.document.document import Document
 from desktop.document.layer import Layer
 from desktop.jobs import Job, JobRunner
 from desktop.session import Session
+from desktop.step_results import add_extra_layers
 from desktop.widgets.ops_panel import OpsPanel
 from engine.core.masks import mask_bbox
 from engine.core.params import resolve_params
-from engine.core.pixels import from_float
 from engine.core.recipe import Recipe
 from engine.ops import get_op
 
@@ -144,6 +143,8 @@ class OpController(QObject):
     # -- results --------------------------------------------------------------------------
 
     def _finished(self, result, job: Job) -> None:
+        if job.kind != "op":
+            return  # a recipe's: the recipe controller's
         doc = job.context["doc"]
         if doc is not self.session.document:
             self.panel.set_busy(False, "The result was dropped: its document was closed.")
@@ -160,10 +161,10 @@ class OpController(QObject):
             elif result.image is not None:
                 layer = doc.add_result_layer(job.context["source"], result.image, recipe,
                                              job.context["coverage"], name=title)
-                self._extra_layers(doc, layer, result.layers, title)
+                add_extra_layers(doc, layer, result.layers, title)
                 doc.active_index = doc.index_of(layer)
             elif result.layers:
-                self._extra_layers(doc, job.context["source"], result.layers, title)
+                add_extra_layers(doc, job.context["source"], result.layers, title)
         except (ValueError, MemoryError) as error:
             self.panel.set_busy(False, "")
             dialogs.show_error(self._owner, f"{title}: result not added", str(error))
@@ -197,26 +198,19 @@ class OpController(QObject):
                                   recipe=recipe, title=f"{title} result")
         doc.layers[0].source_id = job.context["source"].id
         doc.icc_profile = source_doc.icc_profile  # the same colour space as its sample
-        OpController._extra_layers(doc, doc.layers[0], result.layers, title)
+        add_extra_layers(doc, doc.layers[0], result.layers, title)
         doc.mark_unsaved()  # nothing on disk holds it yet
         return doc
 
-    @staticmethod
-    def _extra_layers(doc: Document, above: Layer, images: dict[str, np.ndarray],
-                      title: str) -> None:
-        index = doc.index_of(above) + 1
-        for name, image in images.items():
-            if image.shape[:2] != doc.shape:
-                continue
-            dtype = np.uint16 if doc.bit_depth == 16 else np.uint8
-            layer = Layer(from_float(image, dtype), name=f"{title}: {name}", visible=False)
-            doc.add_layer(layer, index)
-            index += 1
 
     def _failed(self, message: str, job: Job) -> None:
+        if job.kind != "op":
+            return
         self.panel.set_busy(False, "Failed")
         dialogs.show_error(self._owner, f"{job.context.get('title', job.op)} failed", message)
 
     def _cancelled(self, job: Job) -> None:
+        if job.kind != "op":
+            return
         self.panel.set_busy(False, "Cancelled")
         self.session.show_message(f"{job.context.get('title', job.op)} cancelled", 4000)

@@ -5,6 +5,14 @@ marker ``<session>.json`` (pid, time, original path, title) into the autosave fo
 close or a real save calls :meth:`Autosaver.discard`. After a crash the marker stays behind with
 a pid that no longer runs: :func:`find_recoveries` lists those, and the UI offers to reopen them.
 
+Both files are written atomically (a temporary file, then a rename), so a kill at any moment
+leaves the previous crash copy or the new one, never half of one. The marker is written before
+the first crash copy, and the session's name starts with the pid of its process, so whatever a
+killed process leaves in the folder can be traced to it
+(:func:`desktop.document.leftovers.clean_leftovers` removes it at the next start). Before a real
+save, :meth:`Autosaver.note_saving` records the file being written, so the temporary file a kill
+in the middle of that save leaves beside it can be found too.
+
 The folder is ``state_dir() / "autosave"``; :func:`state_dir` honours ``PIXELMEND_STATE_DIR``.
 """
 
@@ -13,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from contextlib import suppress
@@ -27,7 +36,8 @@ from engine.core.atomic import atomic_write
 if TYPE_CHECKING:
     from desktop.document.document import Document
 
-__all__ = ["Autosaver", "Recovery", "find_recoveries", "pid_alive", "state_dir"]
+__all__ = ["Autosaver", "Recovery", "default_directory", "find_recoveries", "pid_alive",
+           "read_marker", "state_dir"]
 
 _MARKER_VERSION = 1
 
@@ -51,7 +61,7 @@ def state_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "pixelmend"
 
 
-def _default_directory() -> Path:
+def default_directory() -> Path:
     return state_dir() / "autosave"
 
 
@@ -115,16 +125,19 @@ class Autosaver:
     Parameters
     ----------
     session_id : str, optional
-        Names the files; a fresh uuid by default (one per open document).
+        Names the files; by default this process's pid and a fresh uuid (one per open
+        document), ``<pid>-<uuid>``.
     directory : path, optional
         Default ``state_dir() / "autosave"``; created on the first save.
     """
 
     def __init__(self, session_id: str | None = None,
                  directory: str | Path | None = None) -> None:
-        self.session_id = session_id or uuid.uuid4().hex
-        self.directory = Path(directory) if directory is not None else _default_directory()
+        self.session_id = session_id or f"{os.getpid()}-{uuid.uuid4().hex}"
+        self.directory = Path(directory) if directory is not None else default_directory()
         self.last_saved: float | None = None
+        self._marker: dict[str, Any] = {}
+        self._lock = threading.Lock()  # the GUI thread and the writer both update the marker
 
     @property
     def ora_path(self) -> Path:
@@ -143,21 +156,40 @@ class Autosaver:
         """
         snap = doc if isinstance(doc, OraSnapshot) else snapshot(doc)
         self.directory.mkdir(parents=True, exist_ok=True)
+        fields = {"source_path": snap.source_path, "save_path": snap.save_path,
+                  "title": snap.title}
+        if not self.marker_path.exists():  # first: whatever follows is traced to this process
+            self._update_marker(**fields)
         save_ora(snap, self.ora_path)
-        pid = os.getpid()
         now = time.time()
-        _write_json(self.marker_path, {
-            "version": _MARKER_VERSION, "pid": pid, "process_start": _process_start(pid),
-            "saved_at": now, "ora": self.ora_path.name, "source_path": snap.source_path,
-            "save_path": snap.save_path, "title": snap.title})
+        self._update_marker(saved_at=now, **fields)
         self.last_saved = now
         return self.ora_path
 
+    def note_saving(self, path: str | os.PathLike[str] | None) -> None:
+        """Record that the document is being saved to ``path`` (None: that save is over)."""
+        if path is None and "saving_to" not in self._marker:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._update_marker(saving_to=None if path is None else str(Path(path).resolve()))
+
+    def _update_marker(self, **fields: Any) -> None:
+        pid = os.getpid()
+        with self._lock:
+            self._marker.update(fields, version=_MARKER_VERSION, pid=pid,
+                                process_start=_process_start(pid), ora=self.ora_path.name)
+            if self._marker.get("saving_to") is None:
+                self._marker.pop("saving_to", None)
+            self._marker.setdefault("saved_at", time.time())
+            _write_json(self.marker_path, dict(self._marker))
+
     def discard(self) -> None:
         """Remove the crash copy and its marker (clean close, or saved for real)."""
-        for path in (self.marker_path, self.ora_path):
-            with suppress(OSError):
-                path.unlink()
+        with self._lock:
+            for path in (self.ora_path, self.marker_path):  # a marker never outlives nothing
+                with suppress(OSError):
+                    path.unlink()
+            self._marker.clear()
         self.last_saved = None
 
 
@@ -188,23 +220,36 @@ class Recovery:
                 path.unlink()
 
 
-def find_recoveries(directory: str | Path | None = None) -> list[Recovery]:
+def read_marker(marker: Path) -> tuple[dict[str, Any], int, Path, datetime]:
+    """A marker's data, pid, crash copy path and time; ValueError when it cannot be read."""
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+        pid = int(data["pid"])
+        ora = marker.parent / Path(str(data.get("ora") or f"{marker.stem}.ora")).name
+        saved_at = datetime.fromtimestamp(float(data.get("saved_at", 0.0)))
+    except (OSError, ValueError, KeyError, TypeError, OverflowError, AttributeError) as error:
+        raise ValueError(f"{marker.name}: unreadable autosave marker ({error})") from None
+    return data, pid, ora, saved_at
+
+
+def find_recoveries(directory: str | Path | None = None, *,
+                    damaged: list[Path] | None = None) -> list[Recovery]:
     """Crash copies whose process is no longer running, newest first.
 
     Markers of running processes (another open PixelMend, or this one) are skipped, as are
-    markers whose .ora is missing and files that cannot be read.
+    markers whose .ora is missing. Markers that cannot be read are skipped too, and appended to
+    ``damaged`` when it is given.
     """
-    folder = Path(directory) if directory is not None else _default_directory()
+    folder = Path(directory) if directory is not None else default_directory()
     found: list[Recovery] = []
     if not folder.is_dir():
         return found
     for marker in folder.glob("*.json"):
         try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-            pid = int(data["pid"])
-            ora = folder / Path(str(data.get("ora") or f"{marker.stem}.ora")).name
-            saved_at = datetime.fromtimestamp(float(data.get("saved_at", 0.0)))
-        except (OSError, ValueError, KeyError, TypeError, OverflowError):
+            data, pid, ora, saved_at = read_marker(marker)
+        except ValueError:
+            if damaged is not None:
+                damaged.append(marker)
             continue
         start = data.get("process_start")
         if pid_alive(pid, start if isinstance(start, str) else None) or not ora.is_file():

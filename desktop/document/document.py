@@ -12,7 +12,8 @@ makes documents from files and :mod:`~desktop.document.ora` saves them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from desktop.document.composite import flatten, flatten_pixels
 from desktop.document.events import Emitter
-from desktop.document.history import Edit, History
+from desktop.document.history import Edit, EditGroup, History
 from desktop.document.layer import Layer, check_pixels
 from desktop.document.layer_edits import (
     AddLayerEdit,
@@ -83,6 +84,7 @@ class Document:
         self._pending_active = False
         self._pending_pixels: list[tuple[str, Rect | None]] = []
         self._dirty = False
+        self._group: list[Edit] | None = None
         self.history = History(self, on_change=self._history_changed)
 
     # ------------------------------------------------------------------ construction
@@ -264,7 +266,7 @@ class Document:
     def mask_stroke_finished(self, edit: MaskPatchEdit | None) -> None:
         """Push the undo step :meth:`Mask.end_stroke` returned (None is ignored)."""
         if edit is not None:
-            self.history.push(edit)
+            self._push(edit)
 
     def apply_mask_edit(self, kind: str, **kw: Any) -> Edit | None:
         """Run one whole-mask edit and push it; None when the mask did not change.
@@ -277,10 +279,34 @@ class Document:
         self._finish_stroke()
         edit = apply_kind(self.mask, kind, **kw)
         if edit is not None:
-            self.history.push(edit)
+            self._push(edit)
         return edit
 
     # ------------------------------------------------------------------ history
+
+    @contextmanager
+    def edit_group(self, text: str) -> Iterator[None]:
+        """Record the edits made inside the ``with`` block as one undo step called ``text``.
+
+        A group inside a group joins the outer one. When the block raises, the edits it made
+        are undone and nothing is recorded; the events go out once, when the block ends.
+        """
+        if self._group is not None:
+            yield
+            return
+        self._finish_stroke()
+        self._group = edits = []
+        try:
+            yield
+        except BaseException:
+            self._group = None
+            for edit in reversed(edits):
+                edit.undo(self)
+            self._flush()
+            raise
+        self._group = None
+        if edits:
+            self.history.push(EditGroup(text, edits))
 
     def undo(self) -> bool:
         """Undo one step (finishing a stroke in progress first); False if nothing to undo."""
@@ -340,8 +366,14 @@ class Document:
 
     def _do(self, edit: Edit) -> Edit:
         edit.redo(self)
-        self.history.push(edit)
+        self._push(edit)
         return edit
+
+    def _push(self, edit: Edit) -> None:
+        if self._group is not None:
+            self._group.append(edit)
+        else:
+            self.history.push(edit)
 
     def _finish_stroke(self) -> None:
         if self.mask.in_stroke:

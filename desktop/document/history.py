@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ENTRY_OVERHEAD", "Edit", "History", "default_max_bytes"]
+__all__ = ["ENTRY_OVERHEAD", "Edit", "EditGroup", "History", "default_max_bytes"]
 
 ENTRY_OVERHEAD = 256
 """Bytes charged per entry for the Python objects themselves."""
@@ -62,6 +62,24 @@ class Edit(ABC):
     def merge(self, other: Edit) -> bool:
         """Absorb ``other`` (pushed right after this edit) and return True, or return False."""
         return False
+
+
+class EditGroup(Edit):
+    """Several edits as one undo step (a recipe's layers and mask): redone in order, undone in
+    reverse order."""
+
+    def __init__(self, text: str, edits: list[Edit]) -> None:
+        self.text = text
+        self.edits = list(edits)
+        self.nbytes = ENTRY_OVERHEAD + sum(edit.nbytes for edit in self.edits)
+
+    def redo(self, target: Any) -> None:
+        for edit in self.edits:
+            edit.redo(target)
+
+    def undo(self, target: Any) -> None:
+        for edit in reversed(self.edits):
+            edit.undo(target)
 
 
 # ------------------------------------------------------------------------------------- history

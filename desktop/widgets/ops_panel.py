@@ -1,7 +1,11 @@
 """The ops panel: pick an op, see what it does and how it uses the mask, set its params, run it.
 
 Everything shown comes from the registry (title, category, description, mask use, devices and
-param specs), so a new op appears here without a line of UI code.
+param specs), so a new op appears here without a line of UI code. A row at the top runs a whole
+recipe in one click ("Restore old photo"); the recipes are given by whoever runs them
+(:meth:`OpsPanel.set_recipes`). An op whose shipped model is missing or damaged
+(:attr:`engine.ops.registry.Op.models`) is greyed in the list with the reason as its tooltip;
+chosen, it shows that reason in one line and cannot be run.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QPixmap, QResizeEvent
+from PySide6.QtGui import QPalette, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -28,7 +33,7 @@ from engine.core.pixels import to_uint8
 from engine.ops import all_ops, get_op
 from engine.ops.registry import Op
 
-__all__ = ["OpsPanel", "mask_note"]
+__all__ = ["OpsPanel", "mask_note", "unavailable_reason"]
 
 FULL_FORM_LINES = 24
 """Forms up to this many text lines tall (about ten parameters) always show whole; longer ones
@@ -52,6 +57,18 @@ def mask_note(op: type[Op]) -> str:
     return "Only inside the mask when one is painted, else the whole image."
 
 
+def unavailable_reason(op: type[Op]) -> str:
+    """Why ``op`` cannot run here (a shipped model it needs is missing or damaged), or ""."""
+    from engine.models.weights import WeightsError, verify_weights
+
+    for name in op.models:
+        try:
+            verify_weights(name)
+        except WeightsError as error:
+            return str(error)
+    return ""
+
+
 class OpsPanel(QWidget):
     """Op chooser, description, parameter form, Run/Cancel and progress.
 
@@ -59,13 +76,22 @@ class OpsPanel(QWidget):
     -------
     run_requested(str op, dict params, object device) : the Run button was pressed.
     cancel_requested() : the Cancel button was pressed.
+    recipe_requested(str name) : "Run recipe" was pressed for the recipe called ``name``.
     """
 
     run_requested = Signal(str, dict, object)
     cancel_requested = Signal()
+    recipe_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.recipe_combo = QComboBox()
+        self.recipe_combo.setObjectName("recipe_combo")
+        self.recipe_button = QPushButton("Run recipe")
+        self.recipe_button.setObjectName("recipe_button")
+        self.recipe_button.setToolTip("Run every step of the recipe on the active layer: each "
+                                      "step's result becomes a layer you can edit")
+        self.recipe_button.setEnabled(False)
         self.combo = QComboBox()
         self.combo.setObjectName("op_combo")
         self.description = QLabel()
@@ -93,11 +119,13 @@ class OpsPanel(QWidget):
         self.preview = QLabel()
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setVisible(False)
+        self._unavailable = ""
         self._layout()
         self._fill_ops()
         self.combo.currentIndexChanged.connect(self._op_changed)
         self.run_button.clicked.connect(self._run_clicked)
         self.cancel_button.clicked.connect(self.cancel_requested)
+        self.recipe_button.clicked.connect(self._recipe_clicked)
         self.reset_button.clicked.connect(self.form.reset)
         self._op_changed()
 
@@ -114,7 +142,16 @@ class OpsPanel(QWidget):
         device_row = QHBoxLayout()
         device_row.addWidget(QLabel("Device"))
         device_row.addWidget(self.device, 1)
+        recipe_row = QHBoxLayout()
+        recipe_row.addWidget(QLabel("Recipe"))
+        recipe_row.addWidget(self.recipe_combo, 1)
+        recipe_row.addWidget(self.recipe_button)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
         layout = QVBoxLayout(self)
+        layout.addLayout(recipe_row)
+        layout.addWidget(line)
         layout.addWidget(self.combo)
         layout.addWidget(self.description)
         layout.addWidget(self.mask_info)
@@ -137,6 +174,15 @@ class OpsPanel(QWidget):
                 header = self.combo.model().item(self.combo.count() - 1)
                 header.setEnabled(False)
             self.combo.addItem(f"  {op.title}", op.name)
+            reason = unavailable_reason(op)
+            if reason:
+                index = self.combo.count() - 1
+                self.combo.setItemText(index, f"  {op.title} (unavailable)")
+                self.combo.setItemData(index, f"Unavailable: {reason}",
+                                       Qt.ItemDataRole.ToolTipRole)
+                self.combo.setItemData(index, self.palette().color(
+                    QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text),
+                    Qt.ItemDataRole.ForegroundRole)
         for index in range(self.combo.count()):
             if self.combo.itemData(index):
                 self.combo.setCurrentIndex(index)
@@ -162,18 +208,45 @@ class OpsPanel(QWidget):
         self.form.reset()
         self.form.set_values(dict(recipe.get("params") or {}))
 
+    def set_recipes(self, recipes: list[tuple[str, str, str]]) -> None:
+        """Offer ``(name, title, tooltip)`` recipes in the recipe row (the first is chosen)."""
+        self.recipe_combo.clear()
+        for name, title, tip in recipes:
+            self.recipe_combo.addItem(title, name)
+            self.recipe_combo.setItemData(self.recipe_combo.count() - 1, tip,
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.recipe_button.setEnabled(bool(recipes) and not self.cancel_button.isEnabled())
+
+    def _recipe_clicked(self) -> None:
+        name = self.recipe_combo.currentData()
+        if name:
+            self.recipe_requested.emit(str(name))
+
     def _op_changed(self) -> None:
         op = self.current_op()
         self.form.set_specs(op.params if op else ())
         # New editors become visible (and count for the layout) in the next event loop pass.
         QTimer.singleShot(0, self._fit_form_height)
         self.description.setText(op.description if op else "No ops are installed.")
-        self.mask_info.setText(mask_note(op) if op else "")
+        self._unavailable = unavailable_reason(op) if op else ""
+        if self._unavailable:
+            self.mask_info.setText(f"Unavailable: {self._unavailable}")
+            self.mask_info.setStyleSheet("color: #d32f2f; font-weight: bold")
+        else:
+            self.mask_info.setText(mask_note(op) if op else "")
+            self.mask_info.setStyleSheet("")
         self.device.clear()
         self.device.addItem("Automatic", None)
         for kind in op.devices if op else ():
             self.device.addItem(_DEVICE_TITLES.get(kind, kind), kind)
-        self.run_button.setEnabled(op is not None and not self.cancel_button.isEnabled())
+        self._update_run_button()
+
+    def _update_run_button(self) -> None:
+        op = self.current_op()
+        runnable = op is not None and not self._unavailable
+        self.run_button.setEnabled(runnable and not self.cancel_button.isEnabled())
+        self.run_button.setToolTip(f"Unavailable: {self._unavailable}" if self._unavailable
+                                   else "Run the op on the active layer")
 
     def _fit_form_height(self) -> None:
         """No taller than the form needs; a long form gets a scroll bar when space runs out."""
@@ -205,7 +278,8 @@ class OpsPanel(QWidget):
     def set_busy(self, busy: bool, message: str = "") -> None:
         """Switch between the running and idle look."""
         self.cancel_button.setEnabled(busy)
-        self.run_button.setEnabled(not busy and self.current_op() is not None)
+        self._update_run_button()
+        self.recipe_button.setEnabled(not busy and self.recipe_combo.count() > 0)
         self.progress.setValue(0)
         self.preview.clear()  # a preview belongs to the run in progress only
         self.preview.setVisible(False)

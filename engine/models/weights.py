@@ -35,6 +35,7 @@ __all__ = [
     "model_entry",
     "models_dir",
     "sha256_file",
+    "verify_weights",
 ]
 
 MANIFEST = "manifest.json"
@@ -135,6 +136,24 @@ def _verified(path: Path, sha256: str, mtime_ns: int) -> None:
         )
 
 
+def verify_weights(name: str, folder: Path | None = None) -> ModelEntry:
+    """Check that a model's weights file is installed and intact, without loading it.
+
+    The SHA-256 check is remembered per file version, so asking again is cheap.
+
+    Raises
+    ------
+    WeightsError
+        The model is not listed, its file is missing, or its checksum does not match; the
+        message names the file and says to reinstall.
+    """
+    entry = model_entry(name, folder)
+    if not entry.path.is_file():
+        raise WeightsError(f"weights file {entry.path} is missing; reinstall PixelMend")
+    _verified(entry.path, entry.sha256, entry.path.stat().st_mtime_ns)
+    return entry
+
+
 def load_state_dict(name: str, device: str | torch.device = "cpu",
                     folder: Path | None = None) -> tuple[dict[str, torch.Tensor], ModelEntry]:
     """Verify and load a model's weights.
@@ -160,19 +179,18 @@ def load_state_dict(name: str, device: str | torch.device = "cpu",
     """
     from safetensors.torch import load_file
 
-    entry = model_entry(name, folder)
-    if not entry.path.is_file():
-        raise WeightsError(f"weights file {entry.path} is missing; reinstall PixelMend")
     try:
-        _verified(entry.path, entry.sha256, entry.path.stat().st_mtime_ns)
+        entry = verify_weights(name, folder)
         return load_file(str(entry.path), device=str(device)), entry
     except OSError as error:
-        raise WeightsError(f"the model file {entry.path} cannot be read "
+        path = model_entry(name, folder).path
+        raise WeightsError(f"the model file {path} cannot be read "
                            f"({error.strerror or error}); reinstall PixelMend") from None
     except WeightsError:
         raise
     except Exception as error:  # safetensors' own errors: a file changed since the check
-        raise WeightsError(f"the model file {entry.path} cannot be read "
+        path = model_entry(name, folder).path
+        raise WeightsError(f"the model file {path} cannot be read "
                            f"({type(error).__name__}: {error}); reinstall PixelMend") from None
 
 

@@ -82,6 +82,9 @@ class Op(ABC):
     feather_px: ClassVar[float] = 2.0
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     channels: ClassVar[tuple[int, ...]] = (1, 3)
+    models: ClassVar[tuple[str, ...]] = ()
+    """Shipped models (manifest names) the op cannot run without; the editor shows the op as
+    unavailable while one of them is missing or damaged."""
     generates: ClassVar[bool] = False
     """True for ops that create a new image whose size the params set (texture generation):
     their result may differ in size from the input, and they apply a mask themselves."""

@@ -190,3 +190,61 @@ def test_application_has_the_shipped_icon_and_desktop_entry_name(qapp):
     assert not app.windowIcon().isNull()
     assert 512 in {size.width() for size in app.windowIcon().availableSizes()}
     assert QGuiApplication.desktopFileName() == "io.pixelmend.PixelMend"
+
+
+def test_a_damaged_crash_copy_is_set_aside_with_a_message_never_offered(qtbot, tmp_path,
+                                                                        dialog_log):
+    write_crash_copy(tmp_path)
+    ora = state_dir() / "autosave" / "crashed.ora"
+    data = ora.read_bytes()
+    ora.write_bytes(data[: len(data) // 2])  # a half-written file (not what atomic writes do)
+    garbage = state_dir() / "autosave" / "garbage.json"
+    garbage.write_text("{ half a marker", encoding="utf-8")
+    window = app_module.new_window(look_up_device=False)
+    qtbot.addWidget(window)
+    dialog_log.recovery_answers = ["recover"]
+    assert app_module.offer_recoveries(window) == 0
+    assert window.document is None
+    assert [kind for kind, *_ in dialog_log.messages] == ["warning"]  # nothing offered
+    _kind, title, text = dialog_log.messages[0]
+    assert title == "Damaged crash copy"
+    assert "holiday.png:" in text and "garbage.json: cannot be read" in text
+    damaged = state_dir() / "autosave" / "damaged"
+    assert sorted(p.name for p in damaged.iterdir()) == ["crashed.json", "crashed.ora",
+                                                         "garbage.json"]
+    assert app_module.offer_recoveries(window) == 0 and len(dialog_log.messages) == 1
+    window.shutdown()
+
+
+def test_the_autosave_interval_is_a_preference(qtbot, monkeypatch):
+    from desktop import settings
+    from desktop.autosave_timer import DEFAULT_INTERVAL_S, INTERVAL_KEY
+    from desktop.main_window import MainWindow
+
+    monkeypatch.delenv("PIXELMEND_AUTOSAVE_S")
+    first = MainWindow(look_up_device=False)
+    qtbot.addWidget(first)
+    assert first.autosave.interval_s == DEFAULT_INTERVAL_S == 30
+    assert first.act["preferences"].text() == "&Preferences…"
+    first.preferences(12)
+    assert first.autosave.interval_s == 12
+    assert settings.get_float(INTERVAL_KEY, 0, 0, 1e9) == 12
+    second = MainWindow(look_up_device=False)
+    qtbot.addWidget(second)
+    assert second.autosave.interval_s == 12  # kept between runs
+    monkeypatch.setenv("PIXELMEND_AUTOSAVE_S", "2")
+    third = MainWindow(look_up_device=False)
+    qtbot.addWidget(third)
+    assert third.autosave.interval_s == 2  # the override wins
+    for window in (first, second, third):
+        window.shutdown()
+
+
+def test_an_autosave_tick_during_a_stroke_retries_soon(qtbot, window, photo_path):
+    window.files.open_path(photo_path)
+    doc = window.document
+    doc.apply_mask_edit("rect", x0=0, y0=0, x1=5, y1=5)  # something to save
+    doc.mask.dab(10.0, 10.0, 4.0, 1.0)  # and a stroke in progress at the tick
+    assert not window.autosave.save_now()
+    doc.mask_stroke_finished(doc.mask.end_stroke())
+    qtbot.waitUntil(lambda: window.autosave.saver.ora_path.is_file(), timeout=2_000)

@@ -48,6 +48,17 @@ def test_bench_ui_and_editor_routes(monkeypatch):
                     ("editor", ["-odd-name.png"]), ("editor", [])]
 
 
+def test_bench_chaos_and_crash_go_to_the_editor_benches(monkeypatch):
+    from desktop.bench import chaos, crash
+
+    seen = []
+    monkeypatch.setattr(chaos, "main", lambda argv: seen.append(("chaos", argv)) or 0)
+    monkeypatch.setattr(crash, "main", lambda argv: seen.append(("crash", argv)) or 1)
+    assert launcher.main(["bench", "chaos", "--actions", "10"]) == 0
+    assert launcher.main(["bench", "crash", "--trials", "2"]) == 1
+    assert seen == [("chaos", ["--actions", "10"]), ("crash", ["--trials", "2"])]
+
+
 def test_without_a_display_the_editor_says_so_in_one_line(monkeypatch, capsys):
     monkeypatch.setattr(sys, "platform", "linux")
     for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):

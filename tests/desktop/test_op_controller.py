@@ -32,7 +32,8 @@ def imported_modules(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("name", ["actions.py", "file_controller.py", "mask_controller.py",
-                                  "op_controller.py", "session.py"])
+                                  "op_controller.py", "recipe_controller.py", "session.py",
+                                  "step_results.py"])
 def test_controllers_do_not_import_the_window(name):
     modules = imported_modules(DESKTOP / name)
     assert modules and "desktop.main_window" not in modules and "desktop.app" not in modules

@@ -47,6 +47,7 @@ class DenoiseOp(Op):
     )
     mask_use = "feather"
     devices = ("cpu", "cuda", "mps")
+    models = (MODEL_NAME,)
 
     def run(self, image: np.ndarray, mask: np.ndarray | None, params: Mapping[str, Any],
             progress: Progress, cancel: CancelToken, device: str | None) -> OpResult:

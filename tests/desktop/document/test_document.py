@@ -124,6 +124,36 @@ def test_add_remove_move_props_duplicate_are_undoable_with_one_event_each():
     assert (extra.name, extra.visible, extra.opacity) == ("moved", False, 0.25)
 
 
+def test_an_edit_group_is_one_undo_step_with_one_history_event():
+    doc = make_doc(noise(16, 16, 3))
+    rec = Recorder(doc)
+    base = doc.layers[0]
+    with doc.edit_group("Restore"):
+        doc.apply_mask_edit("rect", x0=2, y0=2, x1=8, y1=8)
+        with doc.edit_group("inner joins the outer group"):
+            first = doc.add_layer(Layer(noise(16, 16, 3), "first"))
+        second = doc.add_layer(Layer(noise(16, 16, 3), "second"))
+    assert doc.history.entries() == ["Restore"] and rec.names().count("history") == 1
+    assert doc.layers == [base, first, second] and doc.dirty
+    doc.undo()
+    assert doc.layers == [base] and doc.mask.is_empty() and not doc.dirty
+    doc.redo()
+    assert doc.layers == [base, first, second] and doc.mask.coverage[2:8, 2:8].all()
+
+
+def test_an_edit_group_that_raises_is_undone_and_not_recorded():
+    doc = make_doc(noise(16, 16, 3))
+    base = doc.layers[0]
+    with pytest.raises(ValueError, match="no layer below"), doc.edit_group("Broken"):
+        doc.add_layer(Layer(noise(16, 16, 3), "kept?"))
+        doc.apply_mask_edit("rect", x0=0, y0=0, x1=4, y1=4)
+        doc.merge_down(0)
+    assert doc.layers == [base] and doc.mask.is_empty() and doc.history.entries() == []
+    with doc.edit_group("Nothing"):
+        pass
+    assert doc.history.entries() == []
+
+
 def test_layer_edit_errors():
     doc = make_doc()
     with pytest.raises(ValueError, match="at least one layer"):
