@@ -215,7 +215,7 @@ def merge_detections(hits: Sequence[FaceBox], *, min_support: float,
     overlap : float
         Intersection over union that puts a hit in a group, and above which two merged faces
         are one: the one with less support is dropped, and so is a face whose centre lies in
-        one with more support.
+        one with more support or that holds the centre of one with more support.
 
     Returns
     -------
@@ -240,13 +240,17 @@ def merge_detections(hits: Sequence[FaceBox], *, min_support: float,
         merged.append(FaceBox(*box.tolist(), score=hits[seed].score, support=support))
     kept: list[FaceBox] = []
     for face in sorted(merged, key=lambda f: (-f.support, -f.score)):
-        cx, cy = (face.x0 + face.x1) / 2, (face.y0 + face.y1) / 2
-        if any(iou(face, other) >= overlap
-               or (other.x0 <= cx <= other.x1 and other.y0 <= cy <= other.y1)
+        if any(iou(face, other) >= overlap or _centre_in(face, other) or _centre_in(other, face)
                for other in kept):
             continue
         kept.append(face)
     return kept
+
+
+def _centre_in(a: FaceBox, b: FaceBox) -> bool:
+    """Whether the centre of ``a`` lies inside ``b``."""
+    cx, cy = (a.x0 + a.x1) / 2, (a.y0 + a.y1) / 2
+    return b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1
 
 
 def _ious(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -261,13 +265,14 @@ def _ious(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 def sensitivity_settings(sensitivity: float) -> tuple[float, float]:
     """The window threshold and the support a face needs, for a sensitivity in [0, 1].
 
-    0.5 (the default) is the setting chosen on the training images' held-out part
-    (``engine/training/faces.py``); higher lowers both, finding fainter and more turned faces
-    and more false ones.
+    At 0.5 (the default) a window needs a probability of 0.5 and a face a support of 1.5: the
+    setting chosen on the held-out part of the training photos (``engine/training/faces.py``),
+    where it found every marked face with about one false box per photo. Higher lowers both,
+    finding fainter and more turned faces and more false ones; lower raises both.
     """
     sensitivity = min(max(float(sensitivity), 0.0), 1.0)
-    threshold = 0.9 - 0.5 * sensitivity
-    support = 4.0 * math.exp(-2.2 * (sensitivity - 0.5)) if sensitivity > 0 else 12.0
+    threshold = 0.7 - 0.4 * sensitivity
+    support = 1.5 * math.exp(-2.2 * (sensitivity - 0.5))
     return threshold, support
 
 
