@@ -220,7 +220,7 @@ def run_privacy_bench(data_dir: Path | str, boxes_file: Path | str = BOXES, *,
             record[f"found@{sensitivity}"] = len(found)
             record[f"matched@{sensitivity}"] = matched
             record[f"background@{sensitivity}"] = round(spill, 4)
-            if sensitivity == sensitivities[0]:
+            if sensitivity == (0.5 if 0.5 in sensitivities else sensitivities[0]):
                 shown = _draw(image, found, truth, result.mask)
                 proposal = result.mask
         region = ~background

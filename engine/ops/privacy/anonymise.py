@@ -53,7 +53,7 @@ def region_strength(size: float, *, detail: int, relative: bool, size_px: int) -
 
 
 def anonymise(image: np.ndarray, mask: np.ndarray, *, method: str = "pixelate",
-              detail: int = 6, relative: bool = True, size_px: int = 16, noise: float = 0.05,
+              detail: int = 5, relative: bool = True, size_px: int = 16, noise: float = 0.05,
               fill: str = "black", feather: float = 0.0, seed: int = 0,
               progress: Progress = null_progress,
               cancel: CancelToken | None = None) -> tuple[np.ndarray, list[dict[str, float]]]:

@@ -84,7 +84,7 @@ class AnonymiseOp(Op):
     params = (
         Choice("method", "pixelate", choices=METHODS,
                help="Pixelate, blur, solid fill, or noise fill."),
-        Int("detail", 6, title="Blocks across", minimum=2, maximum=32,
+        Int("detail", 5, title="Blocks across", minimum=2, maximum=32,
             help="How many blocks fit across each region (pixelate; blur is as coarse); fewer "
                  "hides more."),
         Choice("scale", "region", title="Block size", choices=("region", "fixed"),
