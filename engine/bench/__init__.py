@@ -57,6 +57,7 @@ SUITES: dict[str, Suite] = {
                   needs_data=False),
     "inpaint": Suite("engine.bench.inpaint:suite",
                      "engine.bench.inpaint:add_suite_arguments"),
+    "privacy": Suite("engine.bench.privacy:suite", "engine.bench.privacy:add_suite_arguments"),
     "texture": Suite("engine.bench.texture:suite", "engine.bench.texture:add_suite_arguments"),
 }
 
