@@ -131,8 +131,8 @@ def _verified(path: Path, sha256: str, mtime_ns: int) -> None:
     actual = sha256_file(path)
     if actual != sha256:
         raise WeightsError(
-            f"the model file {path} is damaged (its checksum {actual[:12]}… is not the "
-            f"manifest's {sha256[:12]}…); reinstall PixelMend"
+            f"{path.name} is damaged (its checksum {actual[:12]}… is not the manifest's "
+            f"{sha256[:12]}…; the file is {path}); reinstall PixelMend"
         )
 
 
@@ -184,14 +184,14 @@ def load_state_dict(name: str, device: str | torch.device = "cpu",
         return load_file(str(entry.path), device=str(device)), entry
     except OSError as error:
         path = model_entry(name, folder).path
-        raise WeightsError(f"the model file {path} cannot be read "
-                           f"({error.strerror or error}); reinstall PixelMend") from None
+        raise WeightsError(f"{path.name} cannot be read ({error.strerror or error}; the file "
+                           f"is {path}); reinstall PixelMend") from None
     except WeightsError:
         raise
     except Exception as error:  # safetensors' own errors: a file changed since the check
         path = model_entry(name, folder).path
-        raise WeightsError(f"the model file {path} cannot be read "
-                           f"({type(error).__name__}: {error}); reinstall PixelMend") from None
+        raise WeightsError(f"{path.name} cannot be read ({type(error).__name__}: {error}; "
+                           f"the file is {path}); reinstall PixelMend") from None
 
 
 def load_model(name: str, device: str | torch.device = "cpu", *,
@@ -243,14 +243,15 @@ def load_model(name: str, device: str | torch.device = "cpu", *,
                 model = build(entry) if build is not None else build_network(
                     entry.architecture, entry.config)
             except ArchitectureError as error:
-                raise WeightsError(f"the model file {entry.path}: {error}; reinstall "
-                                   "PixelMend") from None
+                raise WeightsError(f"{entry.path.name}: {error} (the file is {entry.path}); "
+                                   "reinstall PixelMend") from None
             try:
                 model.load_state_dict(state)
             except RuntimeError as error:
                 raise WeightsError(
-                    f"the model file {entry.path} does not fit the {entry.architecture} network "
-                    f"({str(error).splitlines()[0]}); reinstall PixelMend") from None
+                    f"{entry.path.name} does not fit the {entry.architecture} network "
+                    f"({str(error).splitlines()[0]}; the file is {entry.path}); reinstall "
+                    "PixelMend") from None
             model = model.to(target) if dtype is None else model.to(device=target, dtype=dtype)
             model = model.eval()
             for parameter in model.parameters():

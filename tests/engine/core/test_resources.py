@@ -30,7 +30,7 @@ def test_the_wheel_carries_every_shipped_model_and_icon():
     section = text.split("[tool.setuptools.data-files]", 1)[1].split("\n[", 1)[0]
     data_files = {json.loads(key): json.loads(value) for key, value in
                   re.findall(r'^("[^"]+")\s*=\s*(\[[^\]]*\])', section, re.M)}
-    shipped = {path.relative_to(ROOT).as_posix() for folder in ("models", "icons")
+    shipped = {path.relative_to(ROOT).as_posix() for folder in ("models", "icons", "recipes")
                for path in (ROOT / "resources" / folder).iterdir() if path.is_file()}
     carried = {path.relative_to(ROOT).as_posix() for patterns in data_files.values()
                for pattern in patterns for path in ROOT.glob(pattern)}
