@@ -1,4 +1,5 @@
-"""``bench denoise``: rows for our model and the peers, ratios, skipping, the table."""
+"""``bench denoise``: rows for our model (fast, best, true and estimated levels) and the peers,
+ratios, skipping, the table."""
 
 from __future__ import annotations
 
@@ -71,3 +72,20 @@ def test_bad_requests_are_refused(folder: Path, tmp_path: Path) -> None:
         denoise_bench.run_denoise_bench(tmp_path, [25])
     with pytest.raises(ValueError, match="no such data folder"):
         denoise_bench.run_denoise_bench(tmp_path / "absent", [25])
+
+
+def test_best_quality_and_regional_rows(folder: Path) -> None:
+    rows = denoise_bench.run_denoise_bench(folder, [25], limit=1, peers=(), device="cpu",
+                                           qualities=("fast", "best"),
+                                           noise_maps=("uniform", "regional"))
+    methods = _by_method(rows, 25)
+    assert list(methods) == ["ours", "ours-auto", "ours-regional", "ours-best",
+                             "ours-best-auto", "ours-best-regional"]
+    assert methods["ours-best"]["psnr"] >= methods["ours"]["psnr"] - 0.05
+    # The ensemble costs about 8 passes; every blind row pays for its estimate.
+    assert methods["ours-best"]["time_ratio"] > 3.0
+    assert methods["ours-best-auto"]["sec_per_mp"] > methods["ours-best"]["sec_per_mp"] * 0.9
+    with pytest.raises(ValueError, match="unknown quality"):
+        denoise_bench.run_denoise_bench(folder, [25], qualities=("slow",))
+    with pytest.raises(ValueError, match="unknown noise map"):
+        denoise_bench.run_denoise_bench(folder, [25], noise_maps=())
