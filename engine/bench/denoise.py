@@ -106,8 +106,9 @@ class _Ours:
     """
 
     def __init__(self, qualities: Sequence[str], maps: Sequence[str], blind: bool,
-                 device: Any) -> None:
+                 device: Any, model: str) -> None:
         self.device = device
+        self.model = model
         self.extra_seconds = 0.0
         self._cache: dict[tuple[int, str], tuple[Any, float]] = {}
         self.methods: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {}
@@ -122,7 +123,8 @@ class _Ours:
     def _given(self, noisy: np.ndarray, sigma: float, *, best: bool) -> np.ndarray:
         from engine.ops.denoise.denoise_op import denoise_array
 
-        return denoise_array(noisy, sigma / 255.0, device=self.device, ensemble=best)[0]
+        return denoise_array(noisy, sigma / 255.0, device=self.device, ensemble=best,
+                             model=self.model)[0]
 
     def _blind(self, noisy: np.ndarray, sigma: float, *, best: bool, kind: str) -> np.ndarray:
         from engine.ops.denoise.denoise_op import denoise_array
@@ -139,13 +141,14 @@ class _Ours:
             levels = (estimate_level_map(noisy)[0] if kind == "regional"
                       else estimate_levels(noisy))
             self._cache[key] = (levels, time.perf_counter() - started)
-        return denoise_array(noisy, levels, device=self.device, ensemble=best)[0]
+        return denoise_array(noisy, levels, device=self.device, ensemble=best,
+                             model=self.model)[0]
 
 
 def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: int | None = None,
                       peers: Sequence[str] = PEERS, device: str | None = None, seed: int = 0,
                       blind: bool = True, qualities: Sequence[str] = ("fast",),
-                      noise_maps: Sequence[str] = ("uniform",),
+                      noise_maps: Sequence[str] = ("uniform",), model: str | None = None,
                       log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Measure the denoiser and its peers on a folder of clean images.
 
@@ -169,6 +172,9 @@ def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: i
         ``"fast"`` (one pass) and/or ``"best"`` (the 8-fold self-ensemble, ``ours-best…``).
     noise_maps : sequence of str
         Estimates to run blind: ``"uniform"`` (``…-auto``) and/or ``"regional"``.
+    model : str, optional
+        The shipped weights to measure (:data:`engine.ops.denoise.denoiser.MODEL_NAMES`); the
+        op's by default.
     log : callable, optional
         Receives one line per image and σ.
 
@@ -179,7 +185,11 @@ def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: i
         ``images``, ``dpsnr`` (PSNR minus ours), ``time_ratio`` (seconds over ours), ``note``.
     """
     from engine.core.device import select_device
+    from engine.ops.denoise.denoiser import MODEL_NAME, MODEL_NAMES
 
+    model = model or MODEL_NAME
+    if model not in MODEL_NAMES:
+        raise ValueError(f"unknown model {model}; known: {', '.join(MODEL_NAMES)}")
     unknown = sorted(set(peers) - set(PEERS))
     if unknown:
         raise ValueError(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(PEERS)}")
@@ -189,7 +199,7 @@ def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: i
             raise ValueError(f"unknown {name} {', '.join(values)}; known: {', '.join(known)}")
     files = list_images(Path(data_dir), limit)
     torch_device = select_device(device)
-    ours = _Ours(qualities, noise_maps, blind, torch_device)
+    ours = _Ours(qualities, noise_maps, blind, torch_device, model)
     methods: dict[str, Callable[[np.ndarray, float], np.ndarray] | None] = dict(ours.methods)
     if "nlm" in peers:
         methods["nlm"] = _nlm
@@ -289,11 +299,14 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fast (one pass), best (8-fold self-ensemble) or fast,best")
     parser.add_argument("--noise-map", default="uniform",
                         help="blind estimates to run: uniform, regional or uniform,regional")
+    parser.add_argument("--model", default=None,
+                        help="shipped denoiser weights to measure (default: the op's)")
 
 
 def suite(args: argparse.Namespace) -> int:
     """``pixelmend bench denoise --data DIR --sigma 15,25,50``: PSNR, SSIM, s/MP, ratios."""
     from engine.bench.common import write_json_report
+    from engine.ops.denoise.denoiser import MODEL_NAME
 
     peers = [] if args.peers == "none" else [p for p in args.peers.split(",") if p]
     try:
@@ -304,8 +317,10 @@ def suite(args: argparse.Namespace) -> int:
                              device=args.device, seed=args.seed, blind=not args.no_blind,
                              qualities=[q for q in args.quality.split(",") if q],
                              noise_maps=[m for m in args.noise_map.split(",") if m],
+                             model=args.model,
                              log=None if args.quiet else
                              (lambda line: print(line, file=sys.stderr, flush=True)))
     print(format_table(rows))
-    write_json_report(args, "denoise", rows, summary=summarize(rows))
+    write_json_report(args, "denoise", rows, model=args.model or MODEL_NAME,
+                      summary=summarize(rows))
     return 0

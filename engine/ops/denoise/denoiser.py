@@ -28,10 +28,13 @@ import numpy as np
 
 from engine.core.progress import CancelToken, Progress, null_progress
 
-__all__ = ["MAX_SIGMA", "MODEL_NAME", "clear_model_cache", "denoise_array", "fit_tile",
-           "keep_local_means", "load_model"]
+__all__ = ["MAX_SIGMA", "MODEL_NAME", "MODEL_NAMES", "clear_model_cache", "denoise_array",
+           "fit_tile", "keep_local_means", "load_model"]
 
 MODEL_NAME = "denoise_unet"
+"""The weights the op uses."""
+MODEL_NAMES = ("denoise_unet", "denoise_unet_v2")
+"""Every shipped denoiser (``denoise_array(model=...)``, ``pixelmend bench denoise --model``)."""
 MAX_SIGMA = 75.0
 """Largest noise level (8-bit units) the network was trained on; larger maps are capped."""
 OVERLAP = 32
@@ -39,8 +42,9 @@ MEAN_SIGMA_PX = 12.0
 """Scale (Gaussian σ, px) below which :func:`keep_local_means` counts a change as 'local mean'."""
 
 
-def load_model(device: Any, half: bool = False) -> Any:
-    """The shipped denoiser on ``device`` (cached; loaded and checksum-verified on first use).
+def load_model(device: Any, half: bool = False, name: str = MODEL_NAME) -> Any:
+    """The shipped denoiser ``name`` on ``device`` (cached; loaded and checksum-verified on
+    first use).
 
     Returns
     -------
@@ -51,14 +55,15 @@ def load_model(device: Any, half: bool = False) -> Any:
 
     from engine.models.weights import load_model as load_weights
 
-    return load_weights(MODEL_NAME, device, dtype=torch.float16 if half else torch.float32)[0]
+    return load_weights(name, device, dtype=torch.float16 if half else torch.float32)[0]
 
 
 def clear_model_cache() -> None:
     """Forget the loaded models (tests; freeing accelerator memory)."""
     from engine.models.weights import clear_model_cache as clear
 
-    clear(MODEL_NAME)
+    for name in MODEL_NAMES:
+        clear(name)
 
 
 def fit_tile(height: int, width: int, tile: int, overlap: int = OVERLAP, multiple: int = 16
@@ -116,8 +121,8 @@ def _ensemble_forward(model: Any, image: Any, level: Any) -> Any:
 
 def denoise_array(image: np.ndarray, sigma: float | tuple[float, float] | np.ndarray, *,
                   device: Any = "cpu", tile: int = 512, ensemble: bool = False,
-                  progress: Progress | None = None, cancel: CancelToken | None = None
-                  ) -> tuple[np.ndarray, dict[str, Any]]:
+                  model: str = MODEL_NAME, progress: Progress | None = None,
+                  cancel: CancelToken | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Denoise a float32 ``H×W×C`` (C = 1 or 3) image given its noise level in [0, 1] units.
 
     Parameters
@@ -133,6 +138,8 @@ def denoise_array(image: np.ndarray, sigma: float | tuple[float, float] | np.nda
         Where the network runs; the largest tile edge.
     ensemble : bool
         Average the 8 flips and quarter turns (about 8× the time, a little more quality).
+    model : str
+        The manifest name of the weights (one of :data:`MODEL_NAMES`).
     progress, cancel
         Reported and checked once per tile.
 
@@ -154,10 +161,10 @@ def denoise_array(image: np.ndarray, sigma: float | tuple[float, float] | np.nda
     # about 8 times slower; flushing them to zero changes nothing visible.
     torch.set_flush_denormal(True)
     half = use_half_precision(device)
-    model = load_model(device, half)
+    network = load_model(device, half, model)
     gray = image.shape[2] == 1
     levels = _level_map(sigma, image.shape, gray)
-    if getattr(model, "map_channels", 1) == 1:
+    if getattr(network, "map_channels", 1) == 1:
         levels = np.sqrt((levels[..., :1] ** 2 + 2.0 * levels[..., 1:] ** 2) / 3.0)
     rgb = np.repeat(image, 3, axis=2) if gray else image
     per_pixel = levels.ndim == 3
@@ -166,7 +173,7 @@ def denoise_array(image: np.ndarray, sigma: float | tuple[float, float] | np.nda
     constant = tuple(float(v) for v in levels) if not per_pixel else ()
 
     def forward(batch: torch.Tensor) -> torch.Tensor:
-        current = load_model(batch.device, batch.dtype == torch.float16)
+        current = load_model(batch.device, batch.dtype == torch.float16, model)
         if per_pixel:
             x, level = batch[:, :3], batch[:, 3:]
         else:
@@ -175,9 +182,9 @@ def denoise_array(image: np.ndarray, sigma: float | tuple[float, float] | np.nda
                 1, -1, 1, 1)
         return _ensemble_forward(current, x, level) if ensemble else current(x, level)
 
-    tile = fit_tile(*image.shape[:2], tile, OVERLAP, model.multiple)
+    tile = fit_tile(*image.shape[:2], tile, OVERLAP, network.multiple)
     result, tiling = run_tiled_torch(
-        rgb, forward, device=device, tile=tile, overlap=OVERLAP, multiple=model.multiple,
+        rgb, forward, device=device, tile=tile, overlap=OVERLAP, multiple=network.multiple,
         half=half, out_channels=3, progress=progress or null_progress, cancel=cancel)
     if gray:
         result = result.mean(axis=2, keepdims=True)

@@ -68,6 +68,8 @@ def test_same_seed_same_numbers_and_limit(folder: Path) -> None:
 def test_bad_requests_are_refused(folder: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown peer"):
         denoise_bench.run_denoise_bench(folder, [25], peers=("dncnn",))
+    with pytest.raises(ValueError, match="unknown model denoise_unet_v9"):
+        denoise_bench.run_denoise_bench(folder, [25], model="denoise_unet_v9")
     with pytest.raises(ValueError, match="no supported images"):
         denoise_bench.run_denoise_bench(tmp_path, [25])
     with pytest.raises(ValueError, match="no such data folder"):
