@@ -110,7 +110,7 @@ class _Ours:
         self.device = device
         self.model = model
         self.extra_seconds = 0.0
-        self._cache: dict[tuple[int, str], tuple[Any, float]] = {}
+        self._cache: dict[tuple[int, str], tuple[np.ndarray, Any, float]] = {}
         self.methods: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {}
         for quality in qualities:
             best = quality == "best"
@@ -130,9 +130,12 @@ class _Ours:
         from engine.ops.denoise.denoise_op import denoise_array
         from engine.ops.denoise.noise_level import estimate_level_map, estimate_levels
 
+        # The cache keeps the noisy array itself: while it is held, no new array can take its
+        # id, so a later image's estimate is never read from an earlier one's.
         key = (id(noisy), kind)
-        if key in self._cache:
-            levels, seconds = self._cache[key]
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] is noisy:
+            _, levels, seconds = cached
             self.extra_seconds = seconds
         else:
             if len(self._cache) > 4:
@@ -140,7 +143,7 @@ class _Ours:
             started = time.perf_counter()
             levels = (estimate_level_map(noisy)[0] if kind == "regional"
                       else estimate_levels(noisy))
-            self._cache[key] = (levels, time.perf_counter() - started)
+            self._cache[key] = (noisy, levels, time.perf_counter() - started)
         return denoise_array(noisy, levels, device=self.device, ensemble=best,
                              model=self.model)[0]
 

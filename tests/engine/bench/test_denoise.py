@@ -91,3 +91,19 @@ def test_best_quality_and_regional_rows(folder: Path) -> None:
         denoise_bench.run_denoise_bench(folder, [25], qualities=("slow",))
     with pytest.raises(ValueError, match="unknown noise map"):
         denoise_bench.run_denoise_bench(folder, [25], noise_maps=())
+
+
+def test_an_estimate_is_never_read_for_another_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.ops.denoise import denoise_op
+
+    monkeypatch.setattr(denoise_op, "denoise_array", lambda noisy, levels, **_: (levels, {}))
+    ours = denoise_bench._Ours(("fast",), ("uniform",), True, "cpu", MODEL_NAME)
+    rng = np.random.default_rng(3)
+    first = (0.5 + rng.standard_normal((64, 64, 3)) * 50 / 255).astype(np.float32)
+    second = (0.5 + rng.standard_normal((64, 64, 3)) * 10 / 255).astype(np.float32)
+    assert ours.methods["ours-auto"](first, 50)[0] * 255 == pytest.approx(50, rel=0.15)
+    # An array freed and a new one at the same address share an id: the cache must notice.
+    ours._cache[(id(second), "uniform")] = ours._cache.pop((id(first), "uniform"))
+    assert ours.methods["ours-auto"](second, 10)[0] * 255 == pytest.approx(10, rel=0.15)
+    assert ours.methods["ours-auto"](second, 10)[0] * 255 == pytest.approx(10, rel=0.15)
+    assert ours.extra_seconds > 0  # the second call was read from the cache
