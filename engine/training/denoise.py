@@ -24,8 +24,9 @@ interval (loss, learning rate, seconds per step) and per validation. Checkpoints
 tensors and numbers, loaded with ``torch.load(weights_only=True)``.
 
 ``--export`` writes the best checkpoint's EMA weights as safetensors into ``resources/models``
-and merges the model's entry (sha256, architecture, config, data, steps, hardware, time, PSNR)
-into ``manifest.json``.
+(``denoise_unet`` for a one-channel config, ``denoise_unet_v2`` for a two-channel one) and
+merges the model's entry (sha256, architecture, config, data, steps, hardware, time, PSNR) into
+``manifest.json``.
 
 Examples
 --------
@@ -89,6 +90,7 @@ __all__ = [
     "CONFIGS",
     "DEFAULT_DATA",
     "MODEL_NAME",
+    "MODEL_NAME_V2",
     "TrainConfig",
     "export",
     "load_images",
@@ -101,6 +103,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "train" / "cbsd432"
 DEFAULT_RUNS = REPO_ROOT / "runs"
 MODEL_NAME = "denoise_unet"
+MODEL_NAME_V2 = "denoise_unet_v2"
+"""Default export names: configs with a one-channel map (architecture ``denoise_unet_v1``) and
+with a two-channel one (``denoise_unet_v2``)."""
 VAL_SIGMAS = (15, 25, 50)
 NOISE_DESCRIPTIONS = {
     "awgn": "Gaussian 0-75, Poisson-Gaussian, channel-correlated, JPEG q20-95 "
@@ -156,6 +161,11 @@ class TrainConfig:
     val_crop: int = 160
     map_channels: int = 1
     noise: str = "awgn"
+
+    @property
+    def model_name(self) -> str:
+        """The manifest name an export of this config gets unless told otherwise."""
+        return MODEL_NAME_V2 if self.map_channels == 2 else MODEL_NAME
 
     @property
     def architecture(self) -> str:
@@ -445,7 +455,7 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
 # ---------------------------------------------------------------------------------- export
 
 
-def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME,
+def export(run_dir: Path, out_dir: Path | None = None, *, name: str | None = None,
            checkpoint: str = "best.pt", quality: dict[str, Any] | None = None
            ) -> dict[str, Any]:
     """Write a checkpoint's EMA weights as safetensors and merge its manifest entry.
@@ -456,8 +466,9 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
         The training run folder.
     out_dir : Path, optional
         The models folder; :func:`engine.models.weights.models_dir` by default.
-    name : str
-        Manifest name; the file is ``<name>.safetensors``.
+    name : str, optional
+        Manifest name; the file is ``<name>.safetensors``. By default ``denoise_unet`` for a
+        one-channel config, ``denoise_unet_v2`` for a two-channel one.
     checkpoint : str
         ``best.pt`` (highest held-out PSNR at σ = 25) or ``last.pt``.
     quality : dict, optional
@@ -480,9 +491,9 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
                                          for k, v in (state.get("val") or {}).items()},
         }
 
-    return export_run(run_dir, out_dir, name=name, checkpoint=checkpoint, quality=quality,
-                      architecture=config.architecture, task="denoise", recipe="denoise",
-                      config_type=TrainConfig, describe=describe)
+    return export_run(run_dir, out_dir, name=name or config.model_name, checkpoint=checkpoint,
+                      quality=quality, architecture=config.architecture, task="denoise",
+                      recipe="denoise", config_type=TrainConfig, describe=describe)
 
 
 # ---------------------------------------------------------------------------------- CLI
@@ -501,7 +512,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start a new run from these weights (.pt checkpoint or exported "
                              ".safetensors) instead of random ones")
-    add_export_arguments(parser, MODEL_NAME)
+    add_export_arguments(parser, None, default_help=f"{MODEL_NAME} for one-channel configs, "
+                                                    f"{MODEL_NAME_V2} for two-channel ones")
     return parser
 
 

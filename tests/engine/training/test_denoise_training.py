@@ -242,12 +242,14 @@ def test_v2_run_starts_from_widened_v1_weights_and_exports_as_v2(data_dir: Path,
     assert any("val_psnr_real" in r for r in log)
     entry = recipe.export(tmp_path / "v2", models, checkpoint="last.pt")
     assert entry["architecture"] == "denoise_unet_v2" and entry["config"]["map_channels"] == 2
+    assert entry["file"] == "denoise_unet_v2.safetensors"  # beside the v1 export, not over it
     assert "grain" in entry["noise"]
-    from engine.models.weights import clear_model_cache, load_model
+    from engine.models.weights import clear_model_cache, list_models, load_model
 
-    model, _ = load_model("denoise_unet", folder=models)
+    assert list_models(models) == ["denoise_unet", "denoise_unet_v2"]
+    model, _ = load_model("denoise_unet_v2", folder=models)
     assert model.map_channels == 2
-    clear_model_cache("denoise_unet")
+    clear_model_cache("denoise_unet_v2")
 
 
 def test_worker_processes_feed_the_same_loop(data_dir: Path, tmp_path: Path) -> None:
