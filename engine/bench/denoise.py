@@ -176,8 +176,8 @@ def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: i
     noise_maps : sequence of str
         Estimates to run blind: ``"uniform"`` (``…-auto``) and/or ``"regional"``.
     model : str, optional
-        The shipped weights to measure (:data:`engine.ops.denoise.denoiser.MODEL_NAMES`); the
-        op's by default.
+        The installed denoiser to measure (a manifest name,
+        :func:`engine.ops.denoise.denoiser.denoise_models`); the op's by default.
     log : callable, optional
         Receives one line per image and σ.
 
@@ -188,11 +188,12 @@ def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: i
         ``images``, ``dpsnr`` (PSNR minus ours), ``time_ratio`` (seconds over ours), ``note``.
     """
     from engine.core.device import select_device
-    from engine.ops.denoise.denoiser import MODEL_NAME, MODEL_NAMES
+    from engine.ops.denoise.denoiser import MODEL_NAME, denoise_models
 
     model = model or MODEL_NAME
-    if model not in MODEL_NAMES:
-        raise ValueError(f"unknown model {model}; known: {', '.join(MODEL_NAMES)}")
+    known = denoise_models()
+    if model not in known:
+        raise ValueError(f"unknown model {model}; known: {', '.join(known)}")
     unknown = sorted(set(peers) - set(PEERS))
     if unknown:
         raise ValueError(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(PEERS)}")

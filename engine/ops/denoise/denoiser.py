@@ -1,13 +1,15 @@
 """Learned denoising with the shipped noise-level-conditioned U-Net.
 
-The network (:mod:`engine.ops.denoise.net`, weights ``denoise_unet`` in ``resources/models``) takes
-the image and a noise-level map, so one model covers every noise strength. The shipped
-``denoise_unet_v2`` reads two map channels, the luma and the chroma σ of the noise
-(:mod:`engine.ops.denoise.opponent`), constant or per pixel; a one-channel v1 model is given the
-per-channel σ of the same energy. The op (:mod:`engine.ops.denoise.denoise_op`) supplies the levels
-given or estimated (:mod:`engine.ops.denoise.noise_level`), scaled by its controls. Told more noise
-than the image holds (``strength`` above 1) the network answers with a slight brightening, which
-:func:`keep_local_means` removes.
+The network (:mod:`engine.ops.denoise.net`) takes the image and a noise-level map, so one model
+covers every noise strength. Two are shipped in ``resources/models``: ``denoise_unet`` (the
+default; a one-channel map, trained on Gaussian, Poisson-Gaussian, channel-correlated and JPEG
+noise) and ``denoise_unet_v2`` (the op's ``network=real``; two map channels, the luma and the
+chroma σ of the noise in :mod:`engine.ops.denoise.opponent`, trained on camera-like noise too).
+A one-channel model is given the per-channel σ of the same energy. The op
+(:mod:`engine.ops.denoise.denoise_op`) supplies the levels given or estimated
+(:mod:`engine.ops.denoise.noise_level`), constant or per pixel, scaled by its controls. Told
+more noise than the image holds (``strength`` above 1) the network answers with a slight
+brightening, which :func:`keep_local_means` removes.
 
 torch is imported only when the op runs, and the model is loaded on the first run and kept per
 device. Grey images are replicated to RGB for the network and averaged back. The image (or, with
@@ -28,13 +30,13 @@ import numpy as np
 
 from engine.core.progress import CancelToken, Progress, null_progress
 
-__all__ = ["MAX_SIGMA", "MODEL_NAME", "MODEL_NAMES", "clear_model_cache", "denoise_array",
-           "fit_tile", "keep_local_means", "load_model"]
+__all__ = ["MAX_SIGMA", "MODEL_NAME", "MODEL_NAME_REAL", "clear_model_cache", "denoise_array",
+           "denoise_models", "fit_tile", "keep_local_means", "load_model"]
 
 MODEL_NAME = "denoise_unet"
-"""The weights the op uses."""
-MODEL_NAMES = ("denoise_unet", "denoise_unet_v2")
-"""Every shipped denoiser (``denoise_array(model=...)``, ``pixelmend bench denoise --model``)."""
+"""The op's default weights (one-channel map, trained on white Gaussian-type noise)."""
+MODEL_NAME_REAL = "denoise_unet_v2"
+"""The op's ``network=real`` weights (luma and chroma map, trained on camera-like noise too)."""
 MAX_SIGMA = 75.0
 """Largest noise level (8-bit units) the network was trained on; larger maps are capped."""
 OVERLAP = 32
@@ -55,15 +57,26 @@ def load_model(device: Any, half: bool = False, name: str = MODEL_NAME) -> Any:
 
     from engine.models.weights import load_model as load_weights
 
+    _LOADED.add(name)
     return load_weights(name, device, dtype=torch.float16 if half else torch.float32)[0]
+
+
+_LOADED: set[str] = set()
 
 
 def clear_model_cache() -> None:
     """Forget the loaded models (tests; freeing accelerator memory)."""
     from engine.models.weights import clear_model_cache as clear
 
-    for name in MODEL_NAMES:
+    for name in {MODEL_NAME, MODEL_NAME_REAL, *_LOADED}:
         clear(name)
+
+
+def denoise_models() -> list[str]:
+    """The manifest names of the installed denoisers (task ``denoise``), the op's among them."""
+    from engine.models.weights import list_models, model_entry
+
+    return [name for name in list_models() if model_entry(name).meta.get("task") == "denoise"]
 
 
 def fit_tile(height: int, width: int, tile: int, overlap: int = OVERLAP, multiple: int = 16
@@ -139,7 +152,7 @@ def denoise_array(image: np.ndarray, sigma: float | tuple[float, float] | np.nda
     ensemble : bool
         Average the 8 flips and quarter turns (about 8× the time, a little more quality).
     model : str
-        The manifest name of the weights (one of :data:`MODEL_NAMES`).
+        The manifest name of the weights (see :func:`denoise_models`); the op's by default.
     progress, cancel
         Reported and checked once per tile.
 
