@@ -7,7 +7,15 @@ CBSD68 / McMaster tables). Each method then denoises the same noisy image:
 ``ours``
     The shipped network given the true σ (non-blind, like CBM3D).
 ``ours-auto``
-    The same network given the σ estimated from the noisy image (what the op does by default).
+    The same network given the luma and chroma levels estimated from the noisy image (what the
+    op does by default, :func:`engine.ops.denoise.noise_level.estimate_levels`).
+``ours-regional``
+    The same with the per-region map (:func:`engine.ops.denoise.noise_level.estimate_level_map`,
+    the op's ``noise_map=regional``), with ``--noise-map regional``.
+``ours-best``, ``ours-best-auto``, ``ours-best-regional``
+    The same with the 8-fold flip/rotation self-ensemble (the op's ``quality=best``), with
+    ``--quality best`` (or ``fast,best`` for both). The estimate is made once per noisy image
+    and its time is counted in every row that uses it.
 ``nlm``
     OpenCV non-local means, ``cv2.fastNlMeansDenoisingColored`` (``fastNlMeansDenoising`` for
     grey) on the noisy image clipped and rounded to 8 bits (what OpenCV accepts), 7×7 patches,
@@ -30,6 +38,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +97,62 @@ def _cbm3d() -> Callable[[np.ndarray, float], np.ndarray] | None:
     return run
 
 
+class _Ours:
+    """Our methods by name: per quality, the true σ and (when blind) each estimate.
+
+    The estimate of a noisy image is made once and shared by the rows that use it;
+    :attr:`extra_seconds` is the estimate time a call took from the cache (the caller adds
+    it to that call's time, so every blind row pays for its estimate).
+    """
+
+    def __init__(self, qualities: Sequence[str], maps: Sequence[str], blind: bool,
+                 device: Any, model: str) -> None:
+        self.device = device
+        self.model = model
+        self.extra_seconds = 0.0
+        self._cache: dict[tuple[int, str], tuple[np.ndarray, Any, float]] = {}
+        self.methods: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {}
+        for quality in qualities:
+            best = quality == "best"
+            prefix = "ours-best" if best else "ours"
+            self.methods[prefix] = partial(self._given, best=best)
+            for kind in maps if blind else ():
+                suffix = "auto" if kind == "uniform" else kind
+                self.methods[f"{prefix}-{suffix}"] = partial(self._blind, best=best, kind=kind)
+
+    def _given(self, noisy: np.ndarray, sigma: float, *, best: bool) -> np.ndarray:
+        from engine.ops.denoise.denoise_op import denoise_array
+
+        return denoise_array(noisy, sigma / 255.0, device=self.device, ensemble=best,
+                             model=self.model)[0]
+
+    def _blind(self, noisy: np.ndarray, sigma: float, *, best: bool, kind: str) -> np.ndarray:
+        from engine.ops.denoise.denoise_op import denoise_array
+        from engine.ops.denoise.noise_level import estimate_level_map, estimate_levels
+
+        # The cache keeps the noisy array itself: while it is held, no new array can take its
+        # id, so a later image's estimate is never read from an earlier one's.
+        key = (id(noisy), kind)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] is noisy:
+            _, levels, seconds = cached
+            self.extra_seconds = seconds
+        else:
+            if len(self._cache) > 4:
+                self._cache.clear()
+            started = time.perf_counter()
+            levels = (estimate_level_map(noisy)[0] if kind == "regional"
+                      else estimate_levels(noisy))
+            self._cache[key] = (noisy, levels, time.perf_counter() - started)
+        return denoise_array(noisy, levels, device=self.device, ensemble=best,
+                             model=self.model)[0]
+
+
 def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: int | None = None,
                       peers: Sequence[str] = PEERS, device: str | None = None, seed: int = 0,
-                      blind: bool = True, log: Callable[[str], None] | None = None
-                      ) -> list[dict[str, Any]]:
+                      blind: bool = True, qualities: Sequence[str] = ("fast",),
+                      noise_maps: Sequence[str] = ("uniform",), model: str | None = None,
+                      log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Measure the denoiser and its peers on a folder of clean images.
 
     Parameters
@@ -109,7 +170,14 @@ def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: i
     seed : int
         Base seed; image ``i`` uses ``default_rng(seed + i)``.
     blind : bool
-        Also run the network on the estimated σ (``ours-auto``).
+        Also run the network on the estimated levels (``ours-auto``).
+    qualities : sequence of str
+        ``"fast"`` (one pass) and/or ``"best"`` (the 8-fold self-ensemble, ``ours-best…``).
+    noise_maps : sequence of str
+        Estimates to run blind: ``"uniform"`` (``…-auto``) and/or ``"regional"``.
+    model : str, optional
+        The installed denoiser to measure (a manifest name,
+        :func:`engine.ops.denoise.denoiser.denoise_models`); the op's by default.
     log : callable, optional
         Receives one line per image and σ.
 
@@ -120,20 +188,23 @@ def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: i
         ``images``, ``dpsnr`` (PSNR minus ours), ``time_ratio`` (seconds over ours), ``note``.
     """
     from engine.core.device import select_device
-    from engine.ops.denoise.denoise_op import denoise_array
-    from engine.ops.denoise.noise_level import estimate_sigma
+    from engine.ops.denoise.denoiser import MODEL_NAME, denoise_models
 
+    model = model or MODEL_NAME
+    known = denoise_models()
+    if model not in known:
+        raise ValueError(f"unknown model {model}; known: {', '.join(known)}")
     unknown = sorted(set(peers) - set(PEERS))
     if unknown:
         raise ValueError(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(PEERS)}")
+    for name, values, known in (("quality", qualities, ("fast", "best")),
+                                ("noise map", noise_maps, ("uniform", "regional"))):
+        if not values or set(values) - set(known):
+            raise ValueError(f"unknown {name} {', '.join(values)}; known: {', '.join(known)}")
     files = list_images(Path(data_dir), limit)
     torch_device = select_device(device)
-    methods: dict[str, Callable[[np.ndarray, float], np.ndarray] | None] = {
-        "ours": lambda noisy, sigma: denoise_array(noisy, sigma / 255.0,
-                                                   device=torch_device)[0]}
-    if blind:
-        methods["ours-auto"] = lambda noisy, sigma: denoise_array(
-            noisy, estimate_sigma(noisy), device=torch_device)[0]
+    ours = _Ours(qualities, noise_maps, blind, torch_device, model)
+    methods: dict[str, Callable[[np.ndarray, float], np.ndarray] | None] = dict(ours.methods)
     if "nlm" in peers:
         methods["nlm"] = _nlm
     if "cbm3d" in peers:
@@ -151,9 +222,10 @@ def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: i
             for name, method in methods.items():
                 if method is None:
                     continue
+                ours.extra_seconds = 0.0
                 started = time.perf_counter()
                 out = np.clip(method(noisy, float(sigma)), 0.0, 1.0)
-                seconds = time.perf_counter() - started
+                seconds = time.perf_counter() - started + ours.extra_seconds
                 quality = (psnr(out, clean), ssim(out, clean), seconds / megapixels)
                 scores.setdefault((sigma, name), []).append(quality)
                 parts.append(f"{name} {quality[0]:.2f}")
@@ -185,7 +257,7 @@ def run_denoise_bench(data_dir: str | Path, sigmas: Sequence[float], *, limit: i
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a plain-text table (ΔPSNR and time are relative to ``ours``)."""
-    header = (f"{'σ':>4}  {'method':<10} {'PSNR dB':>8} {'SSIM':>7} {'s/MP':>8} "
+    header = (f"{'σ':>4}  {'method':<18} {'PSNR dB':>8} {'SSIM':>7} {'s/MP':>8} "
               f"{'ΔPSNR':>7} {'time×':>7}  images")
     lines = [header, "-" * len(header)]
 
@@ -194,10 +266,10 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 
     for row in rows:
         if row.get("note") and row["psnr"] is None:
-            lines.append(f"{row['sigma']:>4g}  {row['method']:<10} {row['note']}")
+            lines.append(f"{row['sigma']:>4g}  {row['method']:<18} {row['note']}")
             continue
         lines.append(
-            f"{row['sigma']:>4g}  {row['method']:<10} {num(row['psnr'], '8.2f')} "
+            f"{row['sigma']:>4g}  {row['method']:<18} {num(row['psnr'], '8.2f')} "
             f"{num(row['ssim'], '7.4f')} {num(row['sec_per_mp'], '8.2f')} "
             f"{num(row.get('dpsnr'), '+7.2f')} {num(row.get('time_ratio'), '7.2f')}  "
             f"{row['images']}")
@@ -227,11 +299,18 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
                         help="peers to run: nlm, cbm3d (comma separated), or 'none'")
     parser.add_argument("--no-blind", action="store_true",
                         help="skip the run with the estimated noise level")
+    parser.add_argument("--quality", default="fast",
+                        help="fast (one pass), best (8-fold self-ensemble) or fast,best")
+    parser.add_argument("--noise-map", default="uniform",
+                        help="blind estimates to run: uniform, regional or uniform,regional")
+    parser.add_argument("--model", default=None,
+                        help="shipped denoiser weights to measure (default: the op's)")
 
 
 def suite(args: argparse.Namespace) -> int:
     """``pixelmend bench denoise --data DIR --sigma 15,25,50``: PSNR, SSIM, s/MP, ratios."""
     from engine.bench.common import write_json_report
+    from engine.ops.denoise.denoiser import MODEL_NAME
 
     peers = [] if args.peers == "none" else [p for p in args.peers.split(",") if p]
     try:
@@ -240,8 +319,12 @@ def suite(args: argparse.Namespace) -> int:
         raise ValueError(f"--sigma takes numbers separated by commas, not {args.sigma!r}") from None
     rows = run_denoise_bench(args.data, sigmas, limit=args.limit, peers=peers,
                              device=args.device, seed=args.seed, blind=not args.no_blind,
+                             qualities=[q for q in args.quality.split(",") if q],
+                             noise_maps=[m for m in args.noise_map.split(",") if m],
+                             model=args.model,
                              log=None if args.quiet else
                              (lambda line: print(line, file=sys.stderr, flush=True)))
     print(format_table(rows))
-    write_json_report(args, "denoise", rows, summary=summarize(rows))
+    write_json_report(args, "denoise", rows, model=args.model or MODEL_NAME,
+                      summary=summarize(rows))
     return 0

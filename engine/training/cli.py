@@ -32,12 +32,18 @@ def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def add_export_arguments(parser: argparse.ArgumentParser, model_name: str) -> None:
-    """``--export``, ``--checkpoint``, ``--name``, ``--out``, ``--quality``."""
+def add_export_arguments(parser: argparse.ArgumentParser, model_name: str | None, *,
+                         default_help: str | None = None) -> None:
+    """``--export``, ``--checkpoint``, ``--name``, ``--out``, ``--quality``.
+
+    ``model_name`` is the default ``--name``; ``None`` leaves the choice to the recipe's export
+    (described by ``default_help``)."""
     parser.add_argument("--export", action="store_true",
                         help="export the run's best checkpoint to resources/models and exit")
     parser.add_argument("--checkpoint", default="best.pt", help="checkpoint to export")
-    parser.add_argument("--name", default=model_name, help="manifest name of the exported model")
+    parser.add_argument("--name", default=model_name,
+                        help=f"manifest name of the exported model (default: "
+                             f"{default_help or model_name})")
     parser.add_argument("--out", type=Path, default=None, help="models folder to export into")
     parser.add_argument("--quality", type=Path, default=None,
                         help="JSON of measured benchmark figures to put in the manifest")

@@ -1,11 +1,17 @@
 """Training recipe for the learned denoiser (:mod:`engine.ops.denoise.net`).
 
 Data: random crops of the CBSD432 colour photos (BSDS500 minus the CBSD68 test images), with a
-random flip/rot90, degraded on the fly by :mod:`engine.training.noise` (Gaussian σ ∈ [0, 75],
-Poisson–Gaussian, channel-correlated, JPEG; some samples grey). A fixed held-out split of the
-training folder (every ``val_every_nth`` file in sorted order) is never trained on; the
-validation PSNR at σ = 15/25/50 on centre crops of it is logged and picks the best checkpoint.
-CBSD68 and McMaster are evaluation sets only: nothing here reads them.
+random flip/rot90, degraded on the fly by :mod:`engine.training.noise`: the ``awgn`` mix
+(Gaussian σ ∈ [0, 75], Poisson–Gaussian, channel-correlated, JPEG; some samples grey) of the
+first model, or the ``real`` mix that adds filtered luma/chroma noise, demosaicked noise, film
+grain and spatially varying levels. ``map_channels`` 1 trains ``denoise_unet_v1`` (one σ), 2
+``denoise_unet_v2`` (luma σ, chroma σ); ``--init-from`` v1 weights into a v2 config widens them
+(:func:`engine.ops.denoise.net.widen_noise_map`), so the run starts from the v1 behaviour. A
+fixed held-out split of the training folder (every ``val_every_nth`` file in sorted order) is
+never trained on; the validation PSNR at σ = 15/25/50 on centre crops of it is logged and picks
+the best checkpoint (``val_psnr_real``, on the same crops with seeded filtered, demosaicked and
+grain noise, is logged beside it). CBSD68 and McMaster are evaluation sets only: nothing here
+reads them.
 
 Loss: Charbonnier (a smooth L1). Optimiser: AdamW with linear warm-up and a cosine decay to 1 %
 of the peak learning rate. An exponential moving average (EMA) of the weights is kept, and it is
@@ -18,8 +24,9 @@ interval (loss, learning rate, seconds per step) and per validation. Checkpoints
 tensors and numbers, loaded with ``torch.load(weights_only=True)``.
 
 ``--export`` writes the best checkpoint's EMA weights as safetensors into ``resources/models``
-and merges the model's entry (sha256, architecture, config, data, steps, hardware, time, PSNR)
-into ``manifest.json``.
+(``denoise_unet`` for a one-channel config, ``denoise_unet_v2`` for a two-channel one) and
+merges the model's entry (sha256, architecture, config, data, steps, hardware, time, PSNR) into
+``manifest.json``.
 
 Examples
 --------
@@ -43,7 +50,7 @@ import argparse
 import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,8 +80,15 @@ from engine.training.common import (
     train_loop,
     train_state,
 )
+from engine.training.denoise_config import (
+    CONFIGS,
+    MODEL_NAME,
+    MODEL_NAME_V2,
+    NOISE_DESCRIPTIONS,
+    TrainConfig,
+)
 from engine.training.export import export_run
-from engine.training.noise import NoiseSpec, synthesize_batch
+from engine.training.noise import NOISE_MIXES, NoiseSpec, synthesize, synthesize_batch
 
 if TYPE_CHECKING:
     import torch
@@ -83,6 +97,7 @@ __all__ = [
     "CONFIGS",
     "DEFAULT_DATA",
     "MODEL_NAME",
+    "MODEL_NAME_V2",
     "TrainConfig",
     "export",
     "load_images",
@@ -94,73 +109,9 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "train" / "cbsd432"
 DEFAULT_RUNS = REPO_ROOT / "runs"
-MODEL_NAME = "denoise_unet"
 VAL_SIGMAS = (15, 25, 50)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """One training configuration.
-
-    Attributes
-    ----------
-    widths, blocks, unshuffle
-        Network shape (see :class:`engine.ops.denoise.net.DenoiseUNet`).
-    crop, batch : int
-        Training crop edge (a multiple of the network's size multiple, 16) and batch size.
-    steps : int
-        Length of the learning-rate schedule.
-    lr, weight_decay, warmup : float, float, int
-        AdamW peak learning rate, decoupled weight decay, warm-up steps.
-    ema : float
-        Decay of the weight moving average.
-    log_every, val_every, ckpt_every : int
-        Intervals in steps.
-    val_every_nth, val_crop : int
-        Held-out split (every n-th file) and the centre-crop edge validated on.
-    """
-
-    widths: tuple[int, ...] = (24, 48, 96, 192)
-    blocks: tuple[int, ...] = (1, 1, 1, 2)
-    unshuffle: int = 2
-    crop: int = 96
-    batch: int = 8
-    steps: int = 9000
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    warmup: int = 200
-    ema: float = 0.999
-    log_every: int = 50
-    val_every: int = 500
-    ckpt_every: int = 250
-    val_every_nth: int = 27
-    val_crop: int = 160
-
-    def model_config(self) -> dict[str, Any]:
-        """The network part, as stored in the manifest."""
-        return {"channels": 3, "widths": list(self.widths), "blocks": list(self.blocks),
-                "unshuffle": self.unshuffle,
-                "multiple": self.unshuffle * 2 ** (len(self.widths) - 1),
-                "noise_map": "sigma/255 per pixel"}
-
-
-CONFIGS: dict[str, TrainConfig] = {
-    # Smoke tests: a few seconds on one CPU thread.
-    "tiny": TrainConfig(widths=(8, 16, 32), blocks=(1, 1, 1), crop=32, batch=4, steps=20,
-                        lr=2e-3, warmup=2, ema=0.9, log_every=1, val_every=5, ckpt_every=5,
-                        val_every_nth=4, val_crop=48),
-    # What a shared 2-core CPU can do in an hour or two.
-    "cpu": TrainConfig(),
-    # A second CPU cycle started from the exported ``cpu`` weights (``--init-from``): a lower
-    # peak rate and a longer cosine, so the warm restart refines instead of unlearning.
-    "cpu_continue": TrainConfig(steps=16000, lr=4e-4, warmup=300),
-    # A third cycle from the ``cpu_continue`` export: larger crops give the coarsest level
-    # more context, at a still lower peak rate.
-    "cpu_third": TrainConfig(crop=128, steps=11000, lr=2e-4, warmup=200),
-    # Same architecture (the op's CPU speed target fixes it), GPU-sized batches and schedule.
-    "gpu": TrainConfig(crop=128, batch=32, steps=300_000, lr=5e-4, warmup=2000, ema=0.9995,
-                       log_every=200, val_every=5000, ckpt_every=5000, val_crop=256),
-}
+REAL_KINDS = ("filtered", "demosaic", "grain")
+"""Real-noise kinds of the ``val_psnr_real`` validation figure."""
 
 
 # ---------------------------------------------------------------------------------- data
@@ -173,15 +124,30 @@ def random_crops(images: Sequence[np.ndarray], count: int, size: int,
             for _ in range(count)]
 
 
+def level_maps(levels: np.ndarray, map_channels: int) -> torch.Tensor:
+    """The network's noise map from a batch's ``N×H×W×2`` (luma σ, chroma σ) levels.
+
+    ``N×M×1×1`` when every map is constant (the network broadcasts it), ``N×M×H×W``
+    otherwise; one channel (v1) is :func:`engine.ops.denoise.opponent.rgb_sigma` of the two.
+    """
+    import torch
+
+    levels = np.asarray(levels, dtype=np.float32)
+    if map_channels == 1:
+        levels = np.sqrt((levels[..., :1] ** 2 + 2.0 * levels[..., 1:] ** 2) / 3.0)
+    if np.all(levels == levels[:, :1, :1]):
+        levels = levels[:, :1, :1]
+    return torch.from_numpy(np.array(levels.transpose(0, 3, 1, 2), dtype=np.float32, order="C"))
+
+
 def _batch_stream(images: Sequence[np.ndarray], config: TrainConfig, spec: NoiseSpec,
                   workers: int, seed: int, device: torch.device
                   ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Endless ``(clean, noisy, sigma)`` training batches from ``workers`` processes.
+    """Endless ``(clean, noisy, noise map)`` training batches from ``workers`` processes.
 
     Each worker draws from ``default_rng([seed, worker])``; ``seed`` should change on every
     resume so that a continued run does not replay the same crops.
     """
-    import torch
     from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
     class NoisyCrops(IterableDataset):
@@ -190,9 +156,9 @@ def _batch_stream(images: Sequence[np.ndarray], config: TrainConfig, spec: Noise
             rng = np.random.default_rng([seed, info.id if info is not None else 0])
             while True:
                 crops = random_crops(images, config.batch, config.crop, rng)
-                clean, noisy, sigma = synthesize_batch(crops, rng, spec)
+                clean, noisy, levels = synthesize_batch(crops, rng, spec)
                 yield (to_tensor_batch(clean), to_tensor_batch(noisy),
-                       torch.from_numpy(sigma).view(-1, 1, 1, 1))
+                       level_maps(levels, config.map_channels))
 
     loader = DataLoader(NoisyCrops(), batch_size=None, num_workers=workers,
                         pin_memory=device.type == "cuda", prefetch_factor=4,
@@ -218,31 +184,41 @@ def _charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) ->
 
 
 class _Validator:
-    """Fixed noisy centre crops of the held-out images at σ = 15/25/50 (seeded, unclipped)."""
+    """Fixed noisy centre crops of the held-out images at σ = 15/25/50 (seeded, unclipped),
+    and, under the key ``real``, the same crops with seeded real-camera noise (filtered,
+    demosaicked, grain; unclipped; map = the measured levels)."""
 
-    def __init__(self, images: Sequence[np.ndarray], crop: int, device: torch.device) -> None:
+    def __init__(self, images: Sequence[np.ndarray], crop: int, device: torch.device,
+                 map_channels: int) -> None:
         self.device = device
-        self.items = []
+        self.map_channels = map_channels
+        self.items: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+        spec = NoiseSpec(gray_probability=0.0, clip_probability=0.0)
         for index, image in enumerate(images):
             clean = centre_crop(image, crop, 8)
             for sigma in VAL_SIGMAS:
                 rng = np.random.default_rng(1000 * sigma + index)
                 noisy = clean + rng.standard_normal(clean.shape).astype(np.float32) * (
                     sigma / 255.0)
-                self.items.append((sigma, clean, noisy.astype(np.float32)))
+                levels = np.full(2, sigma / 255.0, np.float32)
+                self.items.append((str(sigma), clean, noisy.astype(np.float32), levels))
+            for number, kind in enumerate(REAL_KINDS):
+                rng = np.random.default_rng([7, index, number])
+                _, noisy, levels, _ = synthesize(clean, rng, spec, kind=kind)
+                self.items.append(("real", clean, noisy, levels))
 
     def __call__(self, model: torch.nn.Module) -> dict[str, float]:
         import torch
 
-        scores: dict[int, list[float]] = {s: [] for s in VAL_SIGMAS}
+        scores: dict[str, list[float]] = {}
         model.eval()
         with torch.inference_mode():
-            for sigma, clean, noisy in self.items:
+            for key, clean, noisy, levels in self.items:
                 x = to_tensor_batch(noisy[None], self.device)
-                level = torch.full((1, 1, 1, 1), sigma / 255.0, device=self.device)
-                out = from_tensor(model(x, level).clamp(0, 1))
+                level = level_maps(np.broadcast_to(levels, (1, 1, 1, 2)), self.map_channels)
+                out = from_tensor(model(x, level.to(self.device)).clamp(0, 1))
                 mse = float(np.mean((out.astype(np.float64) - clean) ** 2))
-                scores[sigma].append(10.0 * math.log10(1.0 / max(mse, 1e-10)))
+                scores.setdefault(key, []).append(10.0 * math.log10(1.0 / max(mse, 1e-10)))
         model.train()
         return {f"val_psnr_{s}": float(np.mean(v)) for s, v in scores.items()}
 
@@ -313,7 +289,8 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
 
     train_files, val_files = split_files(list_images(data_dir), config.val_every_nth)
     images = load_images(train_files, config.crop)
-    validate = _Validator(load_images(val_files, 16), config.val_crop, device_t)
+    validate = _Validator(load_images(val_files, 16), config.val_crop, device_t,
+                          config.map_channels)
 
     torch.manual_seed(seed)
     model = _build(config).to(device_t)
@@ -327,11 +304,16 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
         run.last_val = dict(state.get("val") or {})
     else:
         if init_from is not None:
-            model.load_state_dict(initial_weights(Path(init_from)))
+            weights = initial_weights(Path(init_from))
+            if config.map_channels == 2:
+                from engine.ops.denoise.net import widen_noise_map
+
+                weights = widen_noise_map(weights)
+            model.load_state_dict(weights)
         ema.load_state_dict(model.state_dict())
     for p in ema.parameters():
         p.requires_grad_(False)
-    spec = NoiseSpec()
+    spec = NOISE_MIXES[config.noise]
     machine = hardware(device_t)
 
     def log(record: dict[str, Any]) -> None:
@@ -351,13 +333,13 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
 
     def next_loss() -> torch.Tensor:
         if stream is not None:
-            clean_t, noisy_t, sigma_t = next(stream)
+            clean_t, noisy_t, map_t = next(stream)
         else:
             crops = random_crops(images, config.batch, config.crop, rng)
-            clean, noisy, sigma = synthesize_batch(crops, rng, spec)
+            clean, noisy, levels = synthesize_batch(crops, rng, spec)
             clean_t, noisy_t = to_tensor_batch(clean, device_t), to_tensor_batch(noisy, device_t)
-            sigma_t = torch.from_numpy(sigma).view(-1, 1, 1, 1).to(device_t)
-        return _charbonnier(model(noisy_t, sigma_t), clean_t)
+            map_t = level_maps(levels, config.map_channels).to(device_t)
+        return _charbonnier(model(noisy_t, map_t), clean_t)
 
     try:
         return train_loop(run, config, next_loss, model=model, ema=ema, optimizer=optimizer,
@@ -372,7 +354,7 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
 # ---------------------------------------------------------------------------------- export
 
 
-def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME,
+def export(run_dir: Path, out_dir: Path | None = None, *, name: str | None = None,
            checkpoint: str = "best.pt", quality: dict[str, Any] | None = None
            ) -> dict[str, Any]:
     """Write a checkpoint's EMA weights as safetensors and merge its manifest entry.
@@ -383,8 +365,9 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
         The training run folder.
     out_dir : Path, optional
         The models folder; :func:`engine.models.weights.models_dir` by default.
-    name : str
-        Manifest name; the file is ``<name>.safetensors``.
+    name : str, optional
+        Manifest name; the file is ``<name>.safetensors``. By default ``denoise_unet`` for a
+        one-channel config, ``denoise_unet_v2`` for a two-channel one.
     checkpoint : str
         ``best.pt`` (highest held-out PSNR at σ = 25) or ``last.pt``.
     quality : dict, optional
@@ -395,22 +378,21 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
     dict
         The manifest entry written.
     """
-    from engine.ops.denoise import ARCHITECTURE
+    config = config_from(TrainConfig, load_checkpoint(Path(run_dir) / checkpoint)["config"])
 
     def describe(state: Mapping[str, Any]) -> dict[str, Any]:
         return {
             "training_data": (f"{Path(state['data']).name}: {state['train_images']} images "
                               f"(CBSD432 = BSDS500 minus CBSD68); held out for validation: "
                               f"{len(state['val_images'])} images"),
-            "noise": "Gaussian 0-75, Poisson-Gaussian, channel-correlated, JPEG q20-95 "
-                     "(engine/training/noise.py)",
+            "noise": NOISE_DESCRIPTIONS[config.noise],
             "val_psnr_heldout_cbsd432": {k: round(v, 3)
                                          for k, v in (state.get("val") or {}).items()},
         }
 
-    return export_run(run_dir, out_dir, name=name, checkpoint=checkpoint, quality=quality,
-                      architecture=ARCHITECTURE, task="denoise", recipe="denoise",
-                      config_type=TrainConfig, describe=describe)
+    return export_run(run_dir, out_dir, name=name or config.model_name, checkpoint=checkpoint,
+                      quality=quality, architecture=config.architecture, task="denoise",
+                      recipe="denoise", config_type=TrainConfig, describe=describe)
 
 
 # ---------------------------------------------------------------------------------- CLI
@@ -429,7 +411,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start a new run from these weights (.pt checkpoint or exported "
                              ".safetensors) instead of random ones")
-    add_export_arguments(parser, MODEL_NAME)
+    add_export_arguments(parser, None, default_help=f"{MODEL_NAME} for one-channel configs, "
+                                                    f"{MODEL_NAME_V2} for two-channel ones")
     return parser
 
 

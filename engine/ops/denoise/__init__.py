@@ -5,6 +5,9 @@ runtime (:mod:`~engine.ops.denoise.denoiser`), the blind noise estimate
 from engine.models.architectures import register_architecture
 
 ARCHITECTURE = "denoise_unet_v1"
-"""Name recorded in the weights manifest for the denoiser network."""
+"""Name recorded in the weights manifest for the network with a one-channel noise map."""
+ARCHITECTURE_V2 = "denoise_unet_v2"
+"""The same network with a two-channel map (luma σ, chroma σ); the shipped denoiser's."""
 
 register_architecture(ARCHITECTURE, "engine.ops.denoise.net:build_denoiser")
+register_architecture(ARCHITECTURE_V2, "engine.ops.denoise.net:build_denoiser_v2")

@@ -1,18 +1,23 @@
 """Learned denoising with the shipped noise-level-conditioned U-Net.
 
-The network (:mod:`engine.ops.denoise.net`, weights ``denoise_unet`` in ``resources/models``) takes
-the image and a noise-level map, so one model covers every noise strength. The σ given to it is the
-``sigma`` parameter, or, when that is 0, the level estimated from the image by patch PCA (Chen, Zhu
-& Heng, ICCV 2015; see :mod:`engine.ops.denoise.noise_level`), per channel, median over channels,
-times ``strength``. Above a strength of 1 the network is told more noise than the image holds, which
-it never saw in training: it answers with a slight brightening, which :func:`keep_local_means`
-removes, and (with the shipped, briefly trained weights) beyond about 1.5 with faint texture rather
-than more smoothing.
+The network (:mod:`engine.ops.denoise.net`) takes the image and a noise-level map, so one model
+covers every noise strength. Two are shipped in ``resources/models``: ``denoise_unet`` (the
+default; a one-channel map, trained on Gaussian, Poisson-Gaussian, channel-correlated and JPEG
+noise) and ``denoise_unet_v2`` (the op's ``network=real``; two map channels, the luma and the
+chroma σ of the noise in :mod:`engine.ops.denoise.opponent`, trained on camera-like noise too).
+A one-channel model is given the per-channel σ of the same energy. The op
+(:mod:`engine.ops.denoise.denoise_op`) supplies the levels given or estimated
+(:mod:`engine.ops.denoise.noise_level`), constant or per pixel, scaled by its controls. Told
+more noise than the image holds (``strength`` above 1) the network answers with a slight
+brightening, which :func:`keep_local_means` removes.
 
 torch is imported only when the op runs, and the model is loaded on the first run and kept per
 device. Grey images are replicated to RGB for the network and averaged back. The image (or, with
 a mask, the mask's bounding box plus a margin) is processed in overlapping tiles through
-:func:`engine.core.tiling.run_tiled_torch`, in float16 on CUDA, with its out-of-memory fallbacks.
+:func:`engine.core.tiling.run_tiled_torch`, in float16 on CUDA, with its out-of-memory fallbacks;
+a per-pixel map travels with the image as two extra channels, so every tile gets its part.
+With ``ensemble`` each tile is denoised in its 8 flips and quarter turns and the results, turned
+back, are averaged (a self-ensemble: 8× the time, about 0.2 dB on CBSD68).
 """
 
 from __future__ import annotations
@@ -25,10 +30,13 @@ import numpy as np
 
 from engine.core.progress import CancelToken, Progress, null_progress
 
-__all__ = ["MAX_SIGMA", "MODEL_NAME", "clear_model_cache", "denoise_array", "fit_tile",
-           "keep_local_means", "load_model"]
+__all__ = ["MAX_SIGMA", "MODEL_NAME", "MODEL_NAME_REAL", "clear_model_cache", "denoise_array",
+           "denoise_models", "fit_tile", "keep_local_means", "load_model"]
 
 MODEL_NAME = "denoise_unet"
+"""The op's default weights (one-channel map, trained on white Gaussian-type noise)."""
+MODEL_NAME_REAL = "denoise_unet_v2"
+"""The op's ``network=real`` weights (luma and chroma map, trained on camera-like noise too)."""
 MAX_SIGMA = 75.0
 """Largest noise level (8-bit units) the network was trained on; larger maps are capped."""
 OVERLAP = 32
@@ -36,8 +44,9 @@ MEAN_SIGMA_PX = 12.0
 """Scale (Gaussian σ, px) below which :func:`keep_local_means` counts a change as 'local mean'."""
 
 
-def load_model(device: Any, half: bool = False) -> Any:
-    """The shipped denoiser on ``device`` (cached; loaded and checksum-verified on first use).
+def load_model(device: Any, half: bool = False, name: str = MODEL_NAME) -> Any:
+    """The shipped denoiser ``name`` on ``device`` (cached; loaded and checksum-verified on
+    first use).
 
     Returns
     -------
@@ -48,14 +57,26 @@ def load_model(device: Any, half: bool = False) -> Any:
 
     from engine.models.weights import load_model as load_weights
 
-    return load_weights(MODEL_NAME, device, dtype=torch.float16 if half else torch.float32)[0]
+    _LOADED.add(name)
+    return load_weights(name, device, dtype=torch.float16 if half else torch.float32)[0]
+
+
+_LOADED: set[str] = set()
 
 
 def clear_model_cache() -> None:
     """Forget the loaded models (tests; freeing accelerator memory)."""
     from engine.models.weights import clear_model_cache as clear
 
-    clear(MODEL_NAME)
+    for name in {MODEL_NAME, MODEL_NAME_REAL, *_LOADED}:
+        clear(name)
+
+
+def denoise_models() -> list[str]:
+    """The manifest names of the installed denoisers (task ``denoise``), the op's among them."""
+    from engine.models.weights import list_models, model_entry
+
+    return [name for name in list_models() if model_entry(name).meta.get("task") == "denoise"]
 
 
 def fit_tile(height: int, width: int, tile: int, overlap: int = OVERLAP, multiple: int = 16
@@ -76,10 +97,64 @@ def fit_tile(height: int, width: int, tile: int, overlap: int = OVERLAP, multipl
     return min(tile, multiple * math.ceil(best / multiple))
 
 
-def denoise_array(image: np.ndarray, sigma: float, *, device: Any = "cpu", tile: int = 512,
-                  progress: Progress | None = None, cancel: CancelToken | None = None
-                  ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Denoise a float32 ``H×W×C`` (C = 1 or 3) image given the noise σ in [0, 1] units.
+def _level_map(sigma: float | tuple[float, float] | np.ndarray, shape: tuple[int, ...],
+               gray: bool) -> np.ndarray:
+    """The (luma σ, chroma σ) map as ``(2,)`` or ``H×W×2`` float32 (see :func:`denoise_array`)."""
+    if np.isscalar(sigma):
+        level = float(sigma)  # white noise of σ per channel
+        pair = (math.sqrt(3.0) * level, 0.0) if gray else (level, level)
+        return np.asarray(pair, np.float32)
+    levels = np.asarray(sigma, dtype=np.float32)
+    if levels.shape == (2,) or levels.shape == (*shape[:2], 2):
+        return levels
+    raise ValueError(f"noise levels must be σ, (luma σ, chroma σ) or an H×W×2 map; got shape "
+                     f"{levels.shape} for a {shape[1]}×{shape[0]} image")
+
+
+def _ensemble_forward(model: Any, image: Any, level: Any) -> Any:
+    """The mean of the network over the 8 flips and quarter turns of ``image`` (and a per-pixel
+    ``level``), each turned back (a self-ensemble: no training, 8× the time)."""
+    import torch
+
+    per_pixel = level.shape[-2:] == image.shape[-2:]
+    total = torch.zeros_like(image)
+    for turns in range(4):
+        for flip in (False, True):
+            x = torch.rot90(image, turns, dims=(2, 3))
+            m = torch.rot90(level, turns, dims=(2, 3)) if per_pixel else level
+            if flip:
+                x = torch.flip(x, dims=(3,))
+                m = torch.flip(m, dims=(3,)) if per_pixel else m
+            y = model(x, m)
+            if flip:
+                y = torch.flip(y, dims=(3,))
+            total += torch.rot90(y, -turns, dims=(2, 3))
+    return total / 8.0
+
+
+def denoise_array(image: np.ndarray, sigma: float | tuple[float, float] | np.ndarray, *,
+                  device: Any = "cpu", tile: int = 512, ensemble: bool = False,
+                  model: str = MODEL_NAME, progress: Progress | None = None,
+                  cancel: CancelToken | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Denoise a float32 ``H×W×C`` (C = 1 or 3) image given its noise level in [0, 1] units.
+
+    Parameters
+    ----------
+    image : ndarray, float32 H×W×C
+        The noisy image; not modified.
+    sigma : float, (float, float) or ndarray H×W×2
+        A float is white noise of that σ per channel (luma = chroma = σ for colour; a grey
+        image's noise is all luma, √3·σ). A pair or a per-pixel map gives luma σ and chroma σ
+        in the opponent space of :mod:`engine.ops.denoise.opponent`. A one-channel (v1) model
+        gets :func:`engine.ops.denoise.opponent.rgb_sigma` of the two.
+    device, tile
+        Where the network runs; the largest tile edge.
+    ensemble : bool
+        Average the 8 flips and quarter turns (about 8× the time, a little more quality).
+    model : str
+        The manifest name of the weights (see :func:`denoise_models`); the op's by default.
+    progress, cancel
+        Reported and checked once per tile.
 
     The result is not clipped by the network; it is clipped to [0, 1] here.
 
@@ -99,20 +174,31 @@ def denoise_array(image: np.ndarray, sigma: float, *, device: Any = "cpu", tile:
     # about 8 times slower; flushing them to zero changes nothing visible.
     torch.set_flush_denormal(True)
     half = use_half_precision(device)
-    model = load_model(device, half)
+    network = load_model(device, half, model)
     gray = image.shape[2] == 1
+    levels = _level_map(sigma, image.shape, gray)
+    if getattr(network, "map_channels", 1) == 1:
+        levels = np.sqrt((levels[..., :1] ** 2 + 2.0 * levels[..., 1:] ** 2) / 3.0)
     rgb = np.repeat(image, 3, axis=2) if gray else image
-    level = float(sigma)
+    per_pixel = levels.ndim == 3
+    if per_pixel:  # the map travels with the image through the tiles, as extra channels
+        rgb = np.concatenate([rgb, levels], axis=2)
+    constant = tuple(float(v) for v in levels) if not per_pixel else ()
 
     def forward(batch: torch.Tensor) -> torch.Tensor:
-        current = load_model(batch.device, batch.dtype == torch.float16)
-        sigma_map = torch.full((1, 1, 1, 1), level, device=batch.device, dtype=batch.dtype)
-        return current(batch, sigma_map)
+        current = load_model(batch.device, batch.dtype == torch.float16, model)
+        if per_pixel:
+            x, level = batch[:, :3], batch[:, 3:]
+        else:
+            x = batch
+            level = torch.tensor(constant, device=batch.device, dtype=batch.dtype).view(
+                1, -1, 1, 1)
+        return _ensemble_forward(current, x, level) if ensemble else current(x, level)
 
-    tile = fit_tile(*image.shape[:2], tile, OVERLAP, model.multiple)
+    tile = fit_tile(*image.shape[:2], tile, OVERLAP, network.multiple)
     result, tiling = run_tiled_torch(
-        rgb, forward, device=device, tile=tile, overlap=OVERLAP, multiple=model.multiple,
-        half=half, progress=progress or null_progress, cancel=cancel)
+        rgb, forward, device=device, tile=tile, overlap=OVERLAP, multiple=network.multiple,
+        half=half, out_channels=3, progress=progress or null_progress, cancel=cancel)
     if gray:
         result = result.mean(axis=2, keepdims=True)
     return np.clip(result, 0.0, 1.0).astype(np.float32), tiling

@@ -1,4 +1,5 @@
-"""``bench denoise``: rows for our model and the peers, ratios, skipping, the table."""
+"""``bench denoise``: rows for our model (fast, best, true and estimated levels) and the peers,
+ratios, skipping, the table."""
 
 from __future__ import annotations
 
@@ -67,7 +68,42 @@ def test_same_seed_same_numbers_and_limit(folder: Path) -> None:
 def test_bad_requests_are_refused(folder: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown peer"):
         denoise_bench.run_denoise_bench(folder, [25], peers=("dncnn",))
+    with pytest.raises(ValueError, match="unknown model denoise_unet_v9"):
+        denoise_bench.run_denoise_bench(folder, [25], model="denoise_unet_v9")
     with pytest.raises(ValueError, match="no supported images"):
         denoise_bench.run_denoise_bench(tmp_path, [25])
     with pytest.raises(ValueError, match="no such data folder"):
         denoise_bench.run_denoise_bench(tmp_path / "absent", [25])
+
+
+def test_best_quality_and_regional_rows(folder: Path) -> None:
+    rows = denoise_bench.run_denoise_bench(folder, [25], limit=1, peers=(), device="cpu",
+                                           qualities=("fast", "best"),
+                                           noise_maps=("uniform", "regional"))
+    methods = _by_method(rows, 25)
+    assert list(methods) == ["ours", "ours-auto", "ours-regional", "ours-best",
+                             "ours-best-auto", "ours-best-regional"]
+    assert methods["ours-best"]["psnr"] >= methods["ours"]["psnr"] - 0.05
+    # The ensemble costs about 8 passes; every blind row pays for its estimate.
+    assert methods["ours-best"]["time_ratio"] > 3.0
+    assert methods["ours-best-auto"]["sec_per_mp"] > methods["ours-best"]["sec_per_mp"] * 0.9
+    with pytest.raises(ValueError, match="unknown quality"):
+        denoise_bench.run_denoise_bench(folder, [25], qualities=("slow",))
+    with pytest.raises(ValueError, match="unknown noise map"):
+        denoise_bench.run_denoise_bench(folder, [25], noise_maps=())
+
+
+def test_an_estimate_is_never_read_for_another_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.ops.denoise import denoise_op
+
+    monkeypatch.setattr(denoise_op, "denoise_array", lambda noisy, levels, **_: (levels, {}))
+    ours = denoise_bench._Ours(("fast",), ("uniform",), True, "cpu", MODEL_NAME)
+    rng = np.random.default_rng(3)
+    first = (0.5 + rng.standard_normal((64, 64, 3)) * 50 / 255).astype(np.float32)
+    second = (0.5 + rng.standard_normal((64, 64, 3)) * 10 / 255).astype(np.float32)
+    assert ours.methods["ours-auto"](first, 50)[0] * 255 == pytest.approx(50, rel=0.15)
+    # An array freed and a new one at the same address share an id: the cache must notice.
+    ours._cache[(id(second), "uniform")] = ours._cache.pop((id(first), "uniform"))
+    assert ours.methods["ours-auto"](second, 10)[0] * 255 == pytest.approx(10, rel=0.15)
+    assert ours.methods["ours-auto"](second, 10)[0] * 255 == pytest.approx(10, rel=0.15)
+    assert ours.extra_seconds > 0  # the second call was read from the cache

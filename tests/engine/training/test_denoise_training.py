@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 import torch
 
+from engine.ops.denoise.opponent import luma_chroma_std, to_opponent  # noqa: E402
 from engine.training import denoise as recipe  # noqa: E402
-from engine.training.noise import NOISE_KINDS, NoiseSpec, synthesize  # noqa: E402
+from engine.training.noise import (  # noqa: E402
+    NOISE_KINDS,
+    NOISE_MIXES,
+    NoiseSpec,
+    synthesize,
+    synthesize_batch,
+)
 
 
 def _photo(seed: int, size: tuple[int, int] = (72, 88)) -> np.ndarray:
@@ -35,15 +42,21 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ------------------------------------------------------------------------------- noise
 
 
-def test_gaussian_sigma_is_the_nominal_one_and_measured_std_agrees() -> None:
+def test_gaussian_levels_are_the_nominal_sigma_and_measured_std_agrees() -> None:
     rng = np.random.default_rng(0)
     clean = np.full((96, 96, 3), 0.5, np.float32)
     spec = NoiseSpec(gray_probability=0.0, clip_probability=0.0)
     for _ in range(5):
-        _, noisy, sigma, kind = synthesize(clean, rng, spec, kind="gaussian")
-        assert kind == "gaussian"
-        assert 0.0 <= sigma <= 75 / 255
-        assert np.std(noisy - clean) == pytest.approx(sigma, rel=0.05, abs=1e-3)
+        _, noisy, levels, kind = synthesize(clean, rng, spec, kind="gaussian")
+        assert kind == "gaussian" and levels.shape == (2,)
+        assert levels[0] == levels[1] and 0.0 <= levels[0] <= 75 / 255
+        luma, chroma = luma_chroma_std(noisy - clean)
+        assert luma == pytest.approx(levels[0], rel=0.05, abs=1e-3)
+        assert chroma == pytest.approx(levels[1], rel=0.05, abs=1e-3)
+    grey = NoiseSpec(gray_probability=1.0, clip_probability=0.0)
+    _, noisy, levels, _ = synthesize(clean, rng, grey, kind="gaussian")
+    per_channel = float(np.std(noisy[:, :, 0] - 0.5))
+    assert levels[0] == pytest.approx(np.sqrt(3) * per_channel, rel=0.05) and levels[1] == 0.0
 
 
 def test_poisson_gaussian_noise_grows_with_brightness() -> None:
@@ -53,23 +66,94 @@ def test_poisson_gaussian_noise_grows_with_brightness() -> None:
     spec = NoiseSpec(gray_probability=0.0, clip_probability=0.0)
     ratios = []
     for _ in range(6):
-        _, noisy, sigma, _ = synthesize(clean, rng, spec, kind="poisson_gaussian")
+        _, noisy, levels, _ = synthesize(clean, rng, spec, kind="poisson_gaussian")
         diff = noisy - clean
         ratios.append(np.std(diff[:, 64:]) / max(np.std(diff[:, :64]), 1e-6))
-        assert sigma == pytest.approx(float(np.std(diff)), rel=1e-5)
+        assert levels == pytest.approx(luma_chroma_std(diff), rel=1e-5)
     assert np.median(ratios) > 1.5
+
+
+@pytest.mark.parametrize("kind", NOISE_KINDS)
+def test_every_kind_is_seeded_and_reports_its_effective_levels(kind: str) -> None:
+    clean = _photo(2, (80, 96))
+    spec = NoiseSpec(gray_probability=0.0)
+    first = synthesize(clean, np.random.default_rng(42), spec, kind=kind)
+    again = synthesize(clean, np.random.default_rng(42), spec, kind=kind)
+    other = synthesize(clean, np.random.default_rng(43), spec, kind=kind)
+    assert np.array_equal(first[1], again[1]) and np.array_equal(first[2], again[2])
+    assert not np.array_equal(first[1], other[1])
+    assert np.array_equal(clean, _photo(2, (80, 96)))  # the input is not modified
+    if kind != "gaussian":  # measured: the std of noisy - clean in luma and chroma
+        assert first[2] == pytest.approx(luma_chroma_std(first[1] - first[0]), rel=1e-5)
+
+
+def _neighbour_correlation(plane: np.ndarray) -> float:
+    plane = plane - plane.mean()
+    return float((plane[:, 1:] * plane[:, :-1]).mean() / plane.var())
+
+
+def test_real_noise_kinds_are_correlated_chroma_heavy_or_luma_dominant() -> None:
+    clean = np.full((128, 128, 3), 0.5, np.float32)
+    spec = NoiseSpec(gray_probability=0.0, clip_probability=0.0)
+    rng = np.random.default_rng(5)
+    filtered = [synthesize(clean, rng, spec, kind="filtered") for _ in range(12)]
+    # Chroma 0-50 % of max vs luma 0-40 %: chroma-heavier on average, and mostly filtered.
+    assert np.mean([f[2][1] for f in filtered]) > np.mean([f[2][0] for f in filtered])
+    correlations = [_neighbour_correlation(to_opponent(f[1] - clean)[:, :, 1])
+                    for f in filtered]
+    assert np.median(correlations) > 0.3
+    for _ in range(6):
+        _, noisy, levels, _ = synthesize(clean, rng, spec, kind="grain")
+        assert levels[0] > 2.0 * levels[1]  # film grain is luma-dominant
+        _, noisy, levels, _ = synthesize(clean, rng, spec, kind="demosaic")
+        noise = noisy - clean
+        assert _neighbour_correlation(noise[:, :, 1]) > 0.2  # interpolated between sites
+    white = synthesize(clean, rng, spec, kind="gaussian")[1] - clean
+    assert abs(_neighbour_correlation(white[:, :, 1])) < 0.05
+
+
+def test_spatially_varying_levels_follow_the_noise() -> None:
+    clean = np.full((128, 128, 3), 0.5, np.float32)
+    spec = NoiseSpec(gray_probability=0.0, clip_probability=0.0, varying_probability=1.0)
+    _, noisy, levels, _ = synthesize(clean, np.random.default_rng(6), spec, kind="gaussian")
+    assert levels.shape == (128, 128, 2) and np.array_equal(levels[..., 0], levels[..., 1])
+    assert levels.max() <= 75 / 255 + 1e-6
+    blocks = [(slice(y, y + 32), slice(x, x + 32)) for y in range(0, 128, 32)
+              for x in range(0, 128, 32)]
+    measured = [np.std(noisy[b] - 0.5) for b in blocks]
+    nominal = [np.sqrt(np.mean(levels[b][..., 0] ** 2)) for b in blocks]
+    assert np.corrcoef(measured, nominal)[0, 1] > 0.9
+    assert measured == pytest.approx(nominal, rel=0.2)
+
+
+def test_batches_give_the_network_its_maps() -> None:
+    rng = np.random.default_rng(7)
+    crops = [_photo(i, (32, 32)) for i in range(3)]
+    clean, noisy, levels = synthesize_batch(crops, rng, NOISE_MIXES["real"])
+    assert clean.shape == noisy.shape == (3, 32, 32, 3) and levels.shape == (3, 32, 32, 2)
+    constant = np.broadcast_to(np.array([0.1, 0.2], np.float32), (2, 8, 8, 2))
+    two = recipe.level_maps(constant, 2)
+    assert tuple(two.shape) == (2, 2, 1, 1) and float(two[0, 1]) == pytest.approx(0.2)
+    one = recipe.level_maps(constant, 1)  # v1: the per-channel σ of the same energy
+    assert float(one[0, 0]) == pytest.approx(np.sqrt((0.01 + 2 * 0.04) / 3), rel=1e-5)
+    varying = np.array(constant)
+    varying[0, 0, 0] = 0.3
+    assert tuple(recipe.level_maps(varying, 2).shape) == (2, 2, 8, 8)
 
 
 def test_grey_samples_have_identical_channels_and_jpeg_stays_in_range() -> None:
     rng = np.random.default_rng(2)
     clean = _photo(3)
     for kind in NOISE_KINDS:
-        target, noisy, _, _ = synthesize(clean, rng, NoiseSpec(gray_probability=1.0), kind=kind)
+        target, noisy, levels, _ = synthesize(clean, rng, NoiseSpec(gray_probability=1.0),
+                                              kind=kind)
         assert np.array_equal(noisy[:, :, 0], noisy[:, :, 2])
         assert np.array_equal(target[:, :, 0], target[:, :, 1])
-    _, noisy, sigma, _ = synthesize(clean, rng, NoiseSpec(gray_probability=0.0), kind="jpeg")
+        assert levels[..., 1].max() < 1e-6  # grey noise has no chroma
+    _, noisy, levels, _ = synthesize(clean, rng, NoiseSpec(gray_probability=0.0), kind="jpeg")
     assert noisy.min() >= 0.0 and noisy.max() <= 1.0
-    assert sigma == pytest.approx(float(np.std(noisy - clean)), rel=1e-5) and sigma > 0.0
+    assert levels == pytest.approx(luma_chroma_std(noisy - clean), rel=1e-5)
+    assert levels[0] > 0.0
     with pytest.raises(ValueError, match="unknown noise kind"):
         synthesize(clean, rng, kind="speckle")
 
@@ -136,6 +220,36 @@ def test_tiny_run_has_finite_loss_and_resumes_exactly(data_dir: Path, tmp_path: 
     assert c["step"] == 0
     for name, tensor in b["ema"].items():
         assert torch.equal(c["model"][name], tensor)
+
+
+def test_v2_run_starts_from_widened_v1_weights_and_exports_as_v2(data_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    recipe.train("tiny", tmp_path / "v1", data_dir, steps=20, max_steps_this_run=2)
+    models = tmp_path / "models"
+    v1_entry = recipe.export(tmp_path / "v1", models, checkpoint="last.pt")
+    assert v1_entry["architecture"] == "denoise_unet_v1"
+    recipe.train("tiny_v2", tmp_path / "v2", data_dir, steps=20, max_steps_this_run=0,
+                 init_from=models / "denoise_unet.safetensors")
+    start = torch.load(tmp_path / "v2" / "last.pt", weights_only=True)["model"]
+    v1_state = torch.load(tmp_path / "v1" / "last.pt", weights_only=True)["ema"]
+    assert start["head.weight"].shape[1] == v1_state["head.weight"].shape[1] + 1
+    assert torch.equal(start["head.weight"][:, -2], v1_state["head.weight"][:, -1] / 2)
+    summary = recipe.train("tiny_v2", tmp_path / "v2", data_dir, resume=True, steps=20,
+                           max_steps_this_run=5)
+    assert summary["step"] == 5 and np.isfinite(summary["loss"])
+    log = [json.loads(line) for line in (tmp_path / "v2" / "log.jsonl").read_text().splitlines()]
+    assert any("val_psnr_real" in r for r in log)
+    entry = recipe.export(tmp_path / "v2", models, checkpoint="last.pt")
+    assert entry["architecture"] == "denoise_unet_v2" and entry["config"]["map_channels"] == 2
+    assert entry["file"] == "denoise_unet_v2.safetensors"  # beside the v1 export, not over it
+    assert "grain" in entry["noise"]
+    from engine.models.weights import clear_model_cache, list_models, load_model
+
+    assert list_models(models) == ["denoise_unet", "denoise_unet_v2"]
+    model, _ = load_model("denoise_unet_v2", folder=models)
+    assert model.map_channels == 2
+    clear_model_cache("denoise_unet_v2")
 
 
 def test_worker_processes_feed_the_same_loop(data_dir: Path, tmp_path: Path) -> None:

@@ -1,11 +1,17 @@
-"""The denoising U-Net: shapes, the noise-level map's effect, size budget, no batch norm."""
+"""The denoising U-Net: shapes, the noise-level map's effect, size budget, no batch norm, the
+two-channel (luma, chroma) map of v2 and the v1 → v2 widening."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from engine.ops.denoise.net import DenoiseUNet, build_denoiser  # noqa: E402
+from engine.ops.denoise.net import (  # noqa: E402
+    DenoiseUNet,
+    build_denoiser,
+    build_denoiser_v2,
+    widen_noise_map,
+)
 
 SHIPPED = {"widths": (24, 48, 96, 192), "blocks": (1, 1, 1, 2), "unshuffle": 2}
 
@@ -78,3 +84,48 @@ def test_bad_shapes_are_rejected() -> None:
         DenoiseUNet(widths=(8, 16, 32), blocks=(1, 1))
     with pytest.raises(ValueError, match="unshuffle"):
         DenoiseUNet(unshuffle=0)
+
+
+# ------------------------------------------------------------------------------- v2: two maps
+
+
+def test_v2_takes_a_luma_and_a_chroma_map(net: DenoiseUNet) -> None:
+    torch.manual_seed(1)
+    v2 = build_denoiser_v2(SHIPPED).eval()
+    assert v2.map_channels == 2 and v2.head.in_channels == 14
+    with torch.no_grad():
+        v2.tail.weight.mul_(20.0)
+    x = torch.rand(2, 3, 40, 56)
+    with torch.inference_mode():
+        out = v2(x, torch.full((2, 2, 1, 1), 25 / 255))
+        per_pixel = v2(x, torch.full((2, 2, 40, 56), 25 / 255))
+        chroma_only = v2(x, torch.tensor([5 / 255, 50 / 255]).view(1, 2, 1, 1).expand(2, -1, -1,
+                                                                                       -1))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    assert torch.allclose(out, per_pixel, atol=1e-5)
+    assert (chroma_only - out).abs().mean() > 1e-4  # the second channel is read
+    with pytest.raises(ValueError, match="map_channels"):
+        DenoiseUNet(map_channels=3)
+
+
+def test_widened_v1_weights_give_the_v1_output_when_chroma_equals_luma(net: DenoiseUNet
+                                                                      ) -> None:
+    v2 = build_denoiser_v2(SHIPPED).eval()
+    v2.load_state_dict(widen_noise_map(net.state_dict()))
+    x = torch.rand(1, 3, 48, 64)
+    varying = torch.linspace(5, 60, 64).view(1, 1, 1, 64).expand(1, 1, 48, 64) / 255
+    with torch.inference_mode():
+        for level in (torch.full((1, 1, 1, 1), 0.1), varying):
+            reference = net(x, level)
+            widened = v2(x, level.expand(-1, 2, -1, -1))
+            assert (reference - widened).abs().max() < 1e-5
+        # Unequal channels act as v1 given their mean (the halves of the old weights).
+        mean = net(x, torch.full((1, 1, 1, 1), 0.1))
+        split = v2(x, torch.tensor([0.05, 0.15]).view(1, 2, 1, 1))
+        assert (mean - split).abs().max() < 1e-5
+    # Widening is idempotent on v2 weights and refuses other shapes.
+    state = widen_noise_map(net.state_dict())
+    assert widen_noise_map(state)["head.weight"] is state["head.weight"]
+    bad = dict(state, **{"head.weight": torch.zeros(24, 16, 3, 3)})
+    with pytest.raises(ValueError, match="noise map"):
+        widen_noise_map(bad)
