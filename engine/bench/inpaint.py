@@ -208,7 +208,7 @@ def _contact_sheet(rows: list[list[np.ndarray]], labels: Sequence[str], path: Pa
 
 def run_inpaint_bench(data_dir: Path | str, masks_dir: Path | str, *, limit: int | None = None,
                       methods: Sequence[str] | None = None, out_dir: Path | str | None = None,
-                      device: str | None = None,
+                      device: str | None = None, megapixels: float | None = None,
                       log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Run every method on every image×mask pair; return one row per (method, bin).
 
@@ -226,6 +226,10 @@ def run_inpaint_bench(data_dir: Path | str, masks_dir: Path | str, *, limit: int
         Where to write ``inpaint_contact.png`` and ``inpaint_bench.json``.
     device : str, optional
         Device for our methods.
+    megapixels : float, optional
+        Enlarge every photo (bicubic) to about this many megapixels before the hole is cut:
+        the speed of a fill at a camera's size (a 1 MP photo with a 20 % hole should take at
+        most 5 s on 2 cores), with the same holes in proportion.
     log : callable, optional
         Called with one line per pair (the CLI prints them).
 
@@ -243,6 +247,10 @@ def run_inpaint_bench(data_dir: Path | str, masks_dir: Path | str, *, limit: int
         truth = load_truth(image_path)
         if truth.shape[2] == 1:
             truth = np.repeat(truth, 3, axis=2)
+        if megapixels:
+            factor = (megapixels * 1e6 / (truth.shape[0] * truth.shape[1])) ** 0.5
+            size = (round(truth.shape[1] * factor), round(truth.shape[0] * factor))
+            truth = np.clip(cv2.resize(truth, size, interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
         hole = _read_mask(mask_path, truth.shape[:2])
         if not hole.any() or hole.all():
             continue
@@ -335,6 +343,9 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
                         help="methods to compare (default: ours and every peer found here)")
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="folder for the contact sheet PNG")
+    parser.add_argument("--megapixels", metavar="MP", type=float, default=None,
+                        help="enlarge each photo to about MP megapixels first (speed at a "
+                             "camera's size)")
 
 
 def suite(args: argparse.Namespace) -> int:
@@ -344,7 +355,7 @@ def suite(args: argparse.Namespace) -> int:
 
     methods = [m for m in args.methods.split(",") if m] if args.methods else None
     rows = run_inpaint_bench(args.data, args.masks, limit=args.limit, methods=methods,
-                             out_dir=args.out, device=args.device,
+                             out_dir=args.out, device=args.device, megapixels=args.megapixels,
                              log=None if args.quiet else
                              (lambda line: print(line, file=sys.stderr, flush=True)))
     print(format_table(rows))

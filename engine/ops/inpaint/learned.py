@@ -53,13 +53,19 @@ _SEAM_FLOOR = 0.005
 
 
 def weights_available() -> bool:
-    """Whether the shipped weights are listed and present (no checksum check)."""
-    from engine.models.weights import WeightsError, model_entry
+    """Whether the shipped weights are listed, present and intact.
+
+    The checksum is verified once per file version (:func:`engine.models.weights.verify_weights`
+    remembers it), so a damaged file makes ``auto`` and ``structured`` fall back to Telea
+    instead of failing.
+    """
+    from engine.models.weights import WeightsError, verify_weights
 
     try:
-        return model_entry(MODEL_NAME).path.is_file()
+        verify_weights(MODEL_NAME)
     except WeightsError:
         return False
+    return True
 
 
 def load_model(device: Any = "cpu") -> Any:

@@ -60,3 +60,25 @@ def test_bench_scores_each_method_per_bin_and_writes_a_sheet(tmp_path: Path) -> 
     assert "patch SWD" in table and "detail" in table and "masked PSNR" in table
     swd_line = next(line for line in table.splitlines()[2:] if line.startswith("10-20%"))
     assert swd_line.split()[2] == f"{by[('structured', 1)]['swd']:.0f}"
+
+
+def test_megapixels_enlarges_the_photos_before_the_holes_are_cut(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    data, masks = tmp_path / "data", tmp_path / "masks"
+    data.mkdir()
+    masks.mkdir()
+    cv2.imwrite(str(data / "0.png"), np.full((40, 60, 3), 128, np.uint8))
+    mask = np.zeros((64, 64), np.uint8)
+    mask[20:40, 20:40] = 255
+    cv2.imwrite(str(masks / "02000.png"), mask)
+    seen: list[tuple[int, ...]] = []
+
+    import engine.bench.inpaint as bench
+
+    def probe(damaged, hole):
+        seen.append(damaged.shape)
+        return damaged
+
+    monkeypatch.setattr(bench, "available_methods", lambda methods, device: {"probe": probe})
+    run_inpaint_bench(data, masks, megapixels=0.0096)
+    assert seen == [(80, 120, 3)]                    # 4× the pixels, same aspect

@@ -6,7 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.core.swd import hole_swd, hole_swd_levels, laplacian_pyramid, seam_error, swd, swd_levels
+from engine.core.swd import (
+    hole_swd,
+    hole_swd_levels,
+    laplacian_pyramid,
+    seam_error,
+    swd,
+    swd_levels,
+)
 
 
 def blobs(size: int, seed: int, sigma: float = 3.0) -> np.ndarray:

@@ -173,3 +173,24 @@ def test_choose_method_rule():
     assert choose_method(flat, thin, False) == "telea"
     assert choose_method(flat, thick, True) == "structured"
     assert choose_method(_texture(120), thick, False) == "structured"
+
+
+def test_damaged_network_weights_make_auto_fall_back_to_telea(tmp_path, monkeypatch):
+    import shutil
+
+    from engine.core.resources import resources_dir
+    from engine.models.weights import clear_model_cache
+
+    copy = tmp_path / "resources"
+    shutil.copytree(resources_dir(), copy, ignore=shutil.ignore_patterns("*.md"))
+    weights = copy / "models" / "inpaint_ffc.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    monkeypatch.setenv("PIXELMEND_RESOURCES", str(copy))
+    clear_model_cache()
+    try:
+        image, mask = _gradient(), _holes()
+        result = run_op("inpaint", image, mask, {"method": "auto"})
+        assert set(result.info["methods_used"]) == {"telea"}
+        assert np.abs(result.image - image)[mask].max() < 0.05
+    finally:
+        clear_model_cache()
