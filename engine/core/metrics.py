@@ -1,4 +1,5 @@
-"""Image quality metrics: PSNR and SSIM, and their variants restricted to a mask.
+"""Image quality metrics: PSNR and SSIM, their variants restricted to a mask, and the detail
+ratio of a fill.
 
 All functions take float arrays ``H×W×C`` (or ``H×W``) with values in ``[0, data_range]``.
 SSIM follows Wang et al. (2004): an 11×11 Gaussian window with σ = 1.5, K1 = 0.01, K2 = 0.03,
@@ -10,8 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["mask_precision_recall", "masked_psnr", "masked_ssim", "mse", "psnr", "ssim",
-           "ssim_map"]
+__all__ = ["detail_ratio", "mask_precision_recall", "masked_psnr", "masked_ssim", "mse", "psnr",
+           "ssim", "ssim_map"]
 
 _MAX_PSNR = 100.0
 
@@ -122,3 +123,30 @@ def mask_precision_recall(found: np.ndarray, truth: np.ndarray, *, tolerance: in
     precision = float((found & truth_wide).sum() / found.sum()) if found.any() else 0.0
     recall = float((truth & found_wide).sum() / truth.sum()) if truth.any() else 1.0
     return precision, recall
+
+
+def detail_ratio(result: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> float:
+    """Mean luma gradient magnitude inside the hole, of the fill over that of the truth.
+
+    1.0 means as much detail as the original; a smooth (blurred) fill scores well below 1,
+    whatever its PSNR. A fill with the right amount of texture in the wrong place also scores
+    near 1, so read it beside PSNR/SSIM and the in-hole patch distance
+    (:func:`engine.core.swd.hole_swd`), never alone.
+
+    Parameters
+    ----------
+    result, truth : ndarray, H×W×C (or H×W)
+        The filled image and the original.
+    hole : ndarray of bool, H×W
+        The filled pixels; must select at least one.
+    """
+    result, truth = _pair(result, truth)
+    hole = np.asarray(hole, dtype=bool)
+    if not hole.any():
+        raise ValueError("detail_ratio: the hole selects no pixel")
+
+    def energy(image: np.ndarray) -> float:
+        gy, gx = np.gradient(image.mean(axis=2))
+        return float(np.mean(np.hypot(gx, gy)[hole]))
+
+    return energy(result) / max(energy(truth), 1e-6)

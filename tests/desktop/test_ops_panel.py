@@ -63,3 +63,13 @@ def test_run_button_emits_the_form_values_and_busy_state(qtbot):
     assert panel.preview.isVisibleTo(panel) and not panel.preview.pixmap().isNull()
     panel.set_busy(False, "done")
     assert panel.run_button.isEnabled() and not panel.preview.isVisibleTo(panel)
+
+
+def test_inpaint_starts_on_the_same_default_method_as_the_command_line(qtbot):
+    from engine.ops.inpaint.methods import DEFAULT_METHOD
+
+    panel = OpsPanel()
+    qtbot.addWidget(panel)
+    panel.select_op("inpaint")
+    assert panel.form.values()["method"] == DEFAULT_METHOD == "auto"
+    assert "'auto' (the default)" in panel.description.text()

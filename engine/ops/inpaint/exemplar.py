@@ -17,11 +17,16 @@ image pyramid, coarse to fine:
    the pixels of the patch distance, so the known context and the hole's rim lead.
 
 The coarsest level is initialised with OpenCV's Telea fill
-(:func:`engine.ops.inpaint.diffusion.telea_fill`); each finer level starts from the
-upsampled NNF (so the fine image is voted from real source pixels, not an upsampled blur) and
-refines it with propagation and a local random search. A coarse pixel is a hole when half or
+(:func:`engine.ops.inpaint.diffusion.telea_fill`), or with a given ``start`` (a *layout*: the
+structured method's learned fill); each finer level starts from the upsampled NNF (so the
+fine image is voted from real source pixels, not an upsampled blur) and refines it with
+propagation and a local random search. A coarse pixel is a hole when half or
 more of its fine pixels are; its other pixels average the known fine pixels only, so no value
 from inside the hole ever reaches a source patch.
+
+A :class:`~engine.ops.inpaint.steering.Steering` can make each level follow the layout, keep
+the surroundings' contrast and vote sharply (the structured method,
+:mod:`engine.ops.inpaint.structured`); the default steers nothing (the exemplar method).
 
 Everything runs on the crop the caller gives; :class:`engine.ops.inpaint.inpaint_op.InpaintOp`
 cuts a crop around each hole with a ``sample_margin`` of context. torch is imported inside the
@@ -41,6 +46,7 @@ import numpy as np
 from engine.core.pixels import from_tensor, to_tensor
 from engine.core.progress import CancelToken, Progress, null_progress
 from engine.ops.inpaint.diffusion import telea_fill
+from engine.ops.inpaint.steering import LevelSteer, Steering
 from engine.ops.patchmatch import PatchField
 
 if TYPE_CHECKING:
@@ -159,7 +165,8 @@ def _field(image: torch.Tensor, hole: np.ndarray, allowed: np.ndarray, patch: in
 
 def patchmatch_fill(image: np.ndarray, hole: np.ndarray, *, source: np.ndarray | None = None,
                     avoid: np.ndarray | None = None, patch_size: int = 7, iterations: int = 4,
-                    seed: int = 0, device: Any = "cpu", progress: Progress = null_progress,
+                    seed: int = 0, device: Any = "cpu", start: np.ndarray | None = None,
+                    steering: Steering | None = None, progress: Progress = null_progress,
                     cancel: CancelToken | None = None, info: dict[str, Any] | None = None
                     ) -> np.ndarray:
     """Fill ``hole`` of ``image`` with patches copied from the rest of it.
@@ -182,6 +189,11 @@ def patchmatch_fill(image: np.ndarray, hole: np.ndarray, *, source: np.ndarray |
         Seed of the random initialisation and search: the same seed gives the same fill.
     device : str or torch.device
         Where to compute.
+    start : ndarray, float32 H×W×C, optional
+        A complete guess of the hole (a layout) to start the coarsest level from and, with
+        ``steering``, to follow at every level; default: OpenCV Telea at the coarsest level.
+    steering : Steering, optional
+        How to steer the completion (default: not at all, the exemplar method).
     progress, cancel
         Reported and checked once per iteration of each level.
     info : dict, optional
@@ -195,7 +207,8 @@ def patchmatch_fill(image: np.ndarray, hole: np.ndarray, *, source: np.ndarray |
     Raises
     ------
     ValueError
-        An even or too small patch size, or no source pixel to copy from.
+        An even or too small patch size, no source pixel to copy from, or a ``start`` of
+        another shape.
     """
     import torch
     import torch.nn.functional as F
@@ -204,6 +217,9 @@ def patchmatch_fill(image: np.ndarray, hole: np.ndarray, *, source: np.ndarray |
         raise ValueError(f"patch size must be odd and at least 3, got {patch_size}")
     if iterations < 1:
         raise ValueError(f"iterations must be at least 1, got {iterations}")
+    if start is not None and np.shape(start) != np.shape(image):
+        raise ValueError(f"the start is {np.shape(start)}, the image {np.shape(image)}")
+    steering = steering or Steering()
     cancel = cancel or CancelToken()
     hole = np.asarray(hole, dtype=bool)
     out = np.array(image, dtype=np.float32, copy=True)
@@ -231,9 +247,16 @@ def patchmatch_fill(image: np.ndarray, hole: np.ndarray, *, source: np.ndarray |
                 break                       # no source left at that scale: stop one level up
             pyramid.append(smaller)
         count = len(pyramid)
+        layouts: list[torch.Tensor | None] = [None] * count
+        if start is not None:
+            layouts[0] = to_tensor(np.asarray(start, dtype=np.float32), dev)[0]
+            for depth in range(1, count):
+                layouts[depth] = F.avg_pool2d(layouts[depth - 1][None], 2, ceil_mode=True)[0]
         coarse_image, coarse_hole, coarse_allowed = pyramid[-1]
-        start = telea_fill(from_tensor(coarse_image), coarse_hole.cpu().numpy(), 3.0)
-        pyramid[-1] = (to_tensor(start, dev)[0], coarse_hole, coarse_allowed)
+        first = layouts[-1] if start is not None else to_tensor(telea_fill(
+            from_tensor(coarse_image), coarse_hole.cpu().numpy(), 3.0), dev)[0]
+        pyramid[-1] = (torch.where(coarse_hole[None], first, coarse_image), coarse_hole,
+                       coarse_allowed)
 
         previous: PatchField | None = None
         rounds = _rounds(iterations, count)
@@ -247,16 +270,18 @@ def patchmatch_fill(image: np.ndarray, hole: np.ndarray, *, source: np.ndarray |
                                       mode="bilinear", align_corners=False)[0]
                 level_image = torch.where(level_hole[None], guess, level_image)
             level = _field(level_image, hole_np, allowed_np, patch_size)
+            steer = LevelSteer(steering, depth, level_image, hole_np, layouts[depth])
             if coarsest:
                 level.random_init(generator)
                 level.consider(level.random_corners(level.count, generator))
                 search_radius = float(max(hole_np.shape))
             else:
                 level.upsample_from(previous, generator)
-                level.vote()
+                steer.vote(level)
                 level.rescore()
                 search_radius = float(4 * patch_size)
-            for round_index in range(rounds[count - 1 - depth]):
+            level_rounds = rounds[count - 1 - depth]
+            for round_index in range(level_rounds):
                 cancel.raise_if_cancelled()
                 progress(done / total_rounds,
                          f"PatchMatch level {count - depth} of {count}, "
@@ -266,7 +291,7 @@ def patchmatch_fill(image: np.ndarray, hole: np.ndarray, *, source: np.ndarray |
                 level.search(jumps, search_radius, generator, shrink=2.0 if coarsest else 4.0)
                 if coarsest:
                     level.consider(level.random_corners(level.count, generator))
-                level.vote()
+                steer.vote(level, last=depth == 0 and round_index == level_rounds - 1)
                 level.rescore()
                 done += 1
             previous = level

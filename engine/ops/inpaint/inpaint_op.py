@@ -2,9 +2,9 @@
 
 The op never hands a whole image to a fill method (:mod:`engine.ops.inpaint.methods`): it cuts
 a crop around each group of nearby masked regions (:func:`engine.core.masks.hole_regions`: the
-group's bounding box plus a context margin — ``sample_margin`` for the exemplar method, which
-also limits where patches come from), fills it, and writes back only that group's masked pixels,
-so a 50 MP photo with one scratch costs a few kilopixels of work.
+group's bounding box plus a context margin — ``sample_margin`` for the patch-based methods,
+which also limits where patches come from), fills it, and writes back only that group's masked
+pixels, so a 50 MP photo with one scratch costs a few kilopixels of work.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from engine.ops.inpaint.methods import (
     INPAINT_METHODS,
     LEARNED_MARGIN,
     METHOD_CHOICES,
+    PATCH_METHODS,
     FillOptions,
     choose_method,
     context_margin,
@@ -65,27 +66,33 @@ class InpaintOp(Op):
     title = "Inpaint"
     category = "Inpaint"
     description = (
-        "Fill the masked area from its surroundings. 'learned' (the default) is a small neural "
-        "network: the most faithful fill for scratches, dust and small holes, smooth on large "
-        "ones. 'exemplar' copies real texture from the rest of the photo: use it to remove an "
-        "object or fill a large hole in grass, stone, foliage. 'auto' picks per hole: thin "
-        "damage → learned, thick holes in textured surroundings → exemplar. Telea and "
+        "Fill the masked area from its surroundings. 'auto' (the default) sends thin damage "
+        "(scratches, dust, strokes up to about 24 px wide) to the fast learned network and "
+        "every larger hole to 'structured'. 'structured' removes objects and people and fills "
+        "large holes: a neural network lays out the hole, then real patches of the photo "
+        "rebuild it, so edges continue and texture stays sharp. 'exemplar' copies patches "
+        "without the layout; 'learned' is the network alone (smooth on large holes); Telea and "
         "Navier–Stokes smooth thin damage quickly. Only pixels around the mask are processed, "
         "so big photos are quick.")
     params = (
         Choice("method", DEFAULT_METHOD, choices=METHOD_CHOICES,
-               help="How to fill: auto (per hole), exemplar (PatchMatch), learned (network), "
-                    "telea (fast marching) or ns (Navier–Stokes)."),
+               help="How to fill: auto (per hole: thin damage → learned, larger → structured), "
+                    "structured (layout + patches: objects, large holes), exemplar "
+                    "(PatchMatch), learned (network), telea (fast marching) or ns "
+                    "(Navier–Stokes)."),
         Int("radius", 5, minimum=1, maximum=100,
             help="Telea/Navier–Stokes: neighbourhood (px) each filled pixel draws from."),
         Int("patch_size", 7, minimum=3, maximum=21, step=2, odd=True,
-            help="Exemplar: edge of the patches copied (px); larger keeps bigger structures."),
+            help="Structured/exemplar: edge of the patches copied (px); larger keeps bigger "
+                 "structures."),
         Int("iterations", 4, minimum=1, maximum=20,
-            help="Exemplar: search-and-vote rounds per pyramid level (more = slower, finer)."),
+            help="Structured/exemplar: search-and-vote rounds per pyramid level (more = "
+                 "slower, finer)."),
         Int("sample_margin", 200, minimum=0, maximum=100_000,
-            help="Exemplar: how far around the hole (px) to take patches from; 0 = the whole "
-                 "image."),
-        Seed("seed", 0, help="Exemplar: random seed; the same seed gives the same fill."),
+            help="Structured/exemplar: how far around the hole (px) to take patches from; "
+                 "0 = the whole image."),
+        Seed("seed", 0, help="Structured/exemplar: random seed; the same seed gives the same "
+                             "fill."),
     )
     mask_use = "hole"
     needs_mask = True
@@ -101,7 +108,7 @@ class InpaintOp(Op):
         radius = params["radius"]
         if method in ("telea", "ns"):
             margin = context_margin(radius)
-        elif method == "exemplar":
+        elif method in PATCH_METHODS:
             margin = params["sample_margin"] if params["sample_margin"] > 0 else max(mask.shape)
         else:
             margin = LEARNED_MARGIN
@@ -116,7 +123,7 @@ class InpaintOp(Op):
             chosen = method
             if method == "auto":
                 chosen = choose_method(image[box], mask[box], learned_ok)
-                if chosen == "exemplar":
+                if chosen in PATCH_METHODS:
                     grown = _grow(box, own, params["sample_margin"], mask.shape)
                     box, own = grown, _reframe(box, own, grown)
             rows, cols = box

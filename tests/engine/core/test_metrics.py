@@ -1,7 +1,8 @@
+import cv2
 import numpy as np
 import pytest
 
-from engine.core.metrics import masked_psnr, masked_ssim, psnr, ssim
+from engine.core.metrics import detail_ratio, masked_psnr, masked_ssim, psnr, ssim
 
 
 def test_psnr_of_known_error():
@@ -33,3 +34,17 @@ def test_ssim_orders_degradations():
     mask = np.zeros((64, 64), bool)
     mask[:32] = True
     assert masked_ssim(clean, clean, mask) == pytest.approx(1.0)
+
+
+def test_detail_ratio_is_one_on_the_truth_and_low_for_a_blur():
+    rng = np.random.default_rng(0)
+    truth = cv2.GaussianBlur(rng.random((64, 64, 3)).astype(np.float32), (0, 0), 1.0)
+    hole = np.zeros((64, 64), bool)
+    hole[16:48, 16:48] = True
+    assert detail_ratio(truth, truth, hole) == pytest.approx(1.0)
+    blurred = np.where(hole[:, :, None], cv2.GaussianBlur(truth, (0, 0), 3.0), truth)
+    assert detail_ratio(blurred, truth, hole) < 0.4
+    noisy = np.where(hole[:, :, None], truth + rng.normal(0, 0.1, truth.shape), truth)
+    assert detail_ratio(noisy, truth, hole) > 1.5
+    with pytest.raises(ValueError, match="no pixel"):
+        detail_ratio(truth, truth, np.zeros_like(hole))

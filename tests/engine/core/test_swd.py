@@ -6,7 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.core.swd import laplacian_pyramid, seam_error, swd, swd_levels
+from engine.core.swd import (
+    hole_swd,
+    hole_swd_levels,
+    laplacian_pyramid,
+    seam_error,
+    swd,
+    swd_levels,
+)
 
 
 def blobs(size: int, seed: int, sigma: float = 3.0) -> np.ndarray:
@@ -77,3 +84,42 @@ def test_seam_error_equal_for_a_periodic_image_and_large_for_a_ramp():
     assert seam_error(ramp).ratio > 100
     noise = np.random.default_rng(1).random((64, 64, 3))
     assert abs(seam_error(noise).z) < 3
+
+
+def _hole(size: int) -> np.ndarray:
+    hole = np.zeros((size, size), bool)
+    hole[size // 4:3 * size // 4, size // 3:size // 3 + size // 2] = True
+    return hole
+
+
+def test_hole_swd_is_zero_on_the_truth_and_high_for_blur_and_smears():
+    truth, hole = blobs(128, 0), _hole(128)
+    assert hole_swd(truth, truth, hole) == 0.0
+    blurred = np.where(hole[:, :, None], cv2.GaussianBlur(truth, (0, 0), 3.0), truth)
+    flat = np.where(hole[:, :, None], truth[hole].mean(axis=0), truth)
+    other = np.where(hole[:, :, None], blobs(128, 1), truth)   # the same texture, elsewhere
+    real = hole_swd(other, truth, hole)
+    assert hole_swd(blurred, truth, hole) > 3 * real
+    assert hole_swd(flat, truth, hole) > 3 * real
+    # Blur shows in the band-pass levels first; three levels by default.
+    levels = hole_swd_levels(blurred, truth, hole)
+    assert len(levels) == 3 and levels[0] > levels[2]
+
+
+def test_hole_swd_counts_only_the_hole_and_checks_its_inputs():
+    truth = blobs(192, 2)
+    hole = np.zeros((192, 192), bool)
+    hole[80:112, 80:112] = True
+    far = np.zeros_like(hole)
+    far[:24, :] = True                                          # 56 px and more from the hole
+    changed_far = np.where(far[:, :, None], blobs(192, 3), truth)
+    assert hole_swd(changed_far, truth, hole) == 0.0            # only the hole's patches count
+    assert hole_swd(changed_far, truth, far) > 10.0
+    grey = truth.mean(axis=2)
+    assert hole_swd(grey, grey, hole) == 0.0                    # H×W works too
+    with pytest.raises(ValueError, match="no pixel"):
+        hole_swd(truth, truth, np.zeros_like(hole))
+    with pytest.raises(ValueError, match="same shape"):
+        hole_swd(truth, truth[:64], hole)
+    with pytest.raises(ValueError, match="hole is"):
+        hole_swd(truth, truth, hole[:64])

@@ -119,9 +119,10 @@ def test_inpaint_needs_a_mask_and_honours_cancel():
 def test_inpaint_methods_are_a_registry_the_op_offers():
     op = get_op("inpaint")
     method = next(spec for spec in op.params if spec.name == "method")
-    assert method.choices == METHOD_CHOICES == ("auto", "exemplar", "learned", "telea", "ns")
+    assert method.choices == METHOD_CHOICES == ("auto", "structured", "exemplar", "learned",
+                                                "telea", "ns")
     assert tuple(INPAINT_METHODS) == method.choices[1:]
-    assert method.default == DEFAULT_METHOD == "learned"     # the bench's best (see its doc)
+    assert method.default == DEFAULT_METHOD == "auto"     # thin → learned, thick → structured
     assert op.mask_use == "hole" and op.needs_mask and op.category == "Inpaint"
     with pytest.raises(ValueError, match="already registered"):
         inpaint_method("telea")(lambda crop, hole, options: crop)
@@ -137,28 +138,28 @@ def _texture(size: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("learned_ok", "thin"), [(False, "telea"), (True, "learned")])
-def test_auto_sends_thin_damage_and_textured_holes_to_different_methods(monkeypatch, learned_ok,
-                                                                        thin):
+def test_auto_sends_thin_damage_to_the_fast_path_and_large_holes_to_structured(
+        monkeypatch, learned_ok, thin):
     import engine.ops.inpaint.inpaint_op as inpaint_op
 
     calls = []
     monkeypatch.setattr(inpaint_op, "learned_available", lambda: learned_ok)
-    for name in ("learned", "telea", "exemplar"):
+    for name in ("learned", "telea", "structured"):
         real = INPAINT_METHODS[name]
 
         def spy(crop, hole, options, real=real, name=name):
             calls.append((name, hole.shape))
-            return real(crop, hole, options) if name != "learned" else crop + 0.0
+            return real(crop, hole, options) if name == "telea" else crop + 0.0
         monkeypatch.setitem(INPAINT_METHODS, name, spy)
     image = _texture(260)
     mask = np.zeros((260, 260), bool)
     mask[20:22, 20:120] = True                          # a 2-px scratch
-    mask[170:220, 170:220] = True                       # a 50-px hole in texture, far away
+    mask[170:220, 170:220] = True                       # a 50-px hole, far away
     result = run_op("inpaint", image, mask, {"method": "auto", "sample_margin": 60})
-    assert result.info["methods_used"] == {thin: 1, "exemplar": 1}
-    assert sorted(name for name, _ in calls) == sorted([thin, "exemplar"])
-    exemplar_shape = next(shape for name, shape in calls if name == "exemplar")
-    assert exemplar_shape == (50 + 60 + 40, 50 + 60 + 40)  # margin 60, clipped at the edge
+    assert result.info["methods_used"] == {thin: 1, "structured": 1}
+    assert sorted(name for name, _ in calls) == sorted([thin, "structured"])
+    structured_shape = next(shape for name, shape in calls if name == "structured")
+    assert structured_shape == (50 + 60 + 40, 50 + 60 + 40)  # margin 60, clipped at the edge
     assert np.array_equal(result.image[~mask], image[~mask])
 
 
@@ -170,6 +171,26 @@ def test_choose_method_rule():
     thin[60:63, 10:110] = True
     assert choose_method(flat, thin, True) == "learned"
     assert choose_method(flat, thin, False) == "telea"
-    assert choose_method(flat, thick, True) == "learned"
-    assert choose_method(flat, thick, False) == "exemplar"
-    assert choose_method(_texture(120), thick, True) == "exemplar"
+    assert choose_method(flat, thick, True) == "structured"
+    assert choose_method(_texture(120), thick, False) == "structured"
+
+
+def test_damaged_network_weights_make_auto_fall_back_to_telea(tmp_path, monkeypatch):
+    import shutil
+
+    from engine.core.resources import resources_dir
+    from engine.models.weights import clear_model_cache
+
+    copy = tmp_path / "resources"
+    shutil.copytree(resources_dir(), copy, ignore=shutil.ignore_patterns("*.md"))
+    weights = copy / "models" / "inpaint_ffc.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    monkeypatch.setenv("PIXELMEND_RESOURCES", str(copy))
+    clear_model_cache()
+    try:
+        image, mask = _gradient(), _holes()
+        result = run_op("inpaint", image, mask, {"method": "auto"})
+        assert set(result.info["methods_used"]) == {"telea"}
+        assert np.abs(result.image - image)[mask].max() < 0.05
+    finally:
+        clear_model_cache()
