@@ -13,6 +13,11 @@ unsaved document of its own ("Texture GAN result", holding the recipe), announce
 :attr:`OpController.document_generated` for the window to show. A generated result of the
 source's size (filling the mask) lands as a layer like any other.
 
+Preview runs the op on a :data:`~desktop.widgets.ops_panel.PREVIEW_SIDE`-px square crop of the
+active layer (centred on the mask, or on the image without one) and shows the crop before and
+after, side by side, in the ops panel: a quick look at a strength or a size before the whole photo
+runs. Nothing is added to the document and nothing is undoable.
+
 "Run again" selects the layer a result was made from (its ``source_id``), wherever the layers
 have moved since, and says so when that layer is gone.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
@@ -30,7 +36,7 @@ from desktop.document.layer import Layer
 from desktop.jobs import Job, JobRunner
 from desktop.session import Session
 from desktop.step_results import add_extra_layers
-from desktop.widgets.ops_panel import OpsPanel
+from desktop.widgets.ops_panel import PREVIEW_SIDE, OpsPanel
 from engine.core.masks import mask_bbox
 from engine.core.params import resolve_params
 from engine.core.recipe import Recipe
@@ -71,6 +77,7 @@ class OpController(QObject):
         self.panel = panel
         self._owner = parent
         panel.run_requested.connect(self.run)
+        panel.preview_requested.connect(self.preview)
         panel.cancel_requested.connect(runner.cancel)
         runner.started.connect(lambda job: panel.set_busy(True, f"Running {job.op}…"))
         runner.progress.connect(panel.show_progress)
@@ -107,6 +114,43 @@ class OpController(QObject):
                   params=params, device=device,
                   context={"doc": doc, "source": source, "coverage": coverage,
                            "title": op.title, "generates": bool(op.generates)})
+        self.runner.start(job)
+        return job
+
+    def preview(self, op_name: str, params: dict[str, Any],
+                device: str | None = None) -> Job | None:
+        """Run ``op_name`` on a crop of the active layer and show before | after in the panel."""
+        doc = self.session.document
+        if doc is None:
+            dialogs.show_error(self._owner, "Nothing to preview", "Open an image first.")
+            return None
+        try:
+            op = get_op(op_name)
+            params = resolve_params(op.params, params)
+        except ValueError as error:
+            dialogs.show_error(self._owner, "Cannot preview", str(error))
+            return None
+        painted = not doc.mask.is_empty()
+        coverage = doc.mask.snapshot() if painted else None
+        box = preview_box(doc.shape, None if coverage is None else coverage > 0)
+        mask = None
+        if op.mask_use != "ignore" and coverage is not None:
+            mask = coverage[box] > 0
+            if not mask.any():
+                mask = None
+        if op.needs_mask and mask is None:
+            dialogs.show_error(self._owner, f"{op.title} needs a mask",
+                               f"{op.title} repairs only the painted area: paint over it first; "
+                               "the preview shows the middle of the painted area.")
+            return None
+        try:
+            image = np.ascontiguousarray(doc.active_layer.colour_float()[box])
+        except MemoryError:
+            dialogs.show_error(self._owner, "Cannot preview",
+                               "Not enough memory to prepare the image.")
+            return None
+        job = Job(op=op_name, image=image, mask=mask, params=params, device=device,
+                  context={"doc": doc, "preview": True, "title": op.title})
         self.runner.start(job)
         return job
 
@@ -150,6 +194,9 @@ class OpController(QObject):
             self.panel.set_busy(False, "The result was dropped: its document was closed.")
             return
         title = job.context["title"]
+        if job.context.get("preview"):
+            self._show_preview(result, job)
+            return
         generated: Document | None = None
         try:
             if result.mask is not None:
@@ -183,6 +230,18 @@ class OpController(QObject):
         if generated is not None:
             self.document_generated.emit(generated)
 
+    def _show_preview(self, result, job: Job) -> None:
+        before = _rgb(job.image)
+        after = (_rgb(np.asarray(result.image, np.float32)) if result.image is not None
+                 else proposal_overlay(before, result.mask))
+        seconds = result.info.get("seconds")
+        timing = f" in {seconds:.1f} s" if isinstance(seconds, float) else ""
+        self.panel.set_busy(False, f"Preview of {job.context['title']}{timing}: before | after "
+                                   f"on a {before.shape[1]}×{before.shape[0]} crop; press Run "
+                                   "to apply it to the image")
+        gap = np.ones((before.shape[0], 4, 3), np.float32)
+        self.panel.show_preview(np.concatenate([before, gap, after], axis=1))
+
     @staticmethod
     def _generated_document(result, job: Job, recipe: dict[str, Any]) -> Document:
         """A new, unsaved document holding a generated image and the recipe that made it."""
@@ -214,3 +273,35 @@ class OpController(QObject):
             return
         self.panel.set_busy(False, "Cancelled")
         self.session.show_message(f"{job.context.get('title', job.op)} cancelled", 4000)
+
+
+def preview_box(shape: tuple[int, int], mask: np.ndarray | None,
+                side: int = PREVIEW_SIDE) -> tuple[slice, slice]:
+    """The square crop Preview runs on: ``side`` px (less on a smaller image), centred on the
+    middle of ``mask``'s bounding box (on the image without a mask), kept inside the image."""
+    height, width = shape
+    rect = mask_bbox(mask) if mask is not None and mask.any() else None
+    if rect is None:
+        centre = (height // 2, width // 2)
+    else:
+        centre = ((rect[0].start + rect[0].stop) // 2, (rect[1].start + rect[1].stop) // 2)
+    slices = []
+    for middle, size in zip(centre, (height, width), strict=True):
+        edge = min(side, size)
+        start = min(max(middle - edge // 2, 0), size - edge)
+        slices.append(slice(start, start + edge))
+    return slices[0], slices[1]
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    """Colour channels of a float H×W×C image as RGB (grey repeated, alpha dropped)."""
+    return image[:, :, :3] if image.shape[2] >= 3 else np.repeat(image[:, :, :1], 3, axis=2)
+
+
+def proposal_overlay(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``image`` (float, H×W×C) with a proposed mask tinted magenta, as a preview shows it."""
+    out = np.array(_rgb(image), dtype=np.float32, copy=True)
+    if mask is not None:
+        where = np.asarray(mask) > 0
+        out[where] = 0.5 * out[where] + 0.5 * np.array([1.0, 0.0, 1.0], np.float32)
+    return out

@@ -33,11 +33,16 @@ from engine.core.pixels import to_uint8
 from engine.ops import all_ops, get_op
 from engine.ops.registry import Op
 
-__all__ = ["OpsPanel", "mask_note", "unavailable_reason"]
+__all__ = ["PREVIEW_SIDE", "OpsPanel", "mask_note", "unavailable_reason"]
 
 FULL_FORM_LINES = 24
 """Forms up to this many text lines tall (about ten parameters) always show whole; longer ones
 scroll, keeping at least eight lines in view."""
+
+PREVIEW_SIDE = 256
+"""Edge (px) of the crop that Preview runs the op on."""
+PREVIEW_HEIGHT = 200
+"""Tallest a preview is drawn in the panel (px)."""
 
 _DEVICE_TITLES = {"cpu": "CPU", "cuda": "GPU (CUDA)", "mps": "GPU (Apple)"}
 
@@ -75,11 +80,14 @@ class OpsPanel(QWidget):
     Signals
     -------
     run_requested(str op, dict params, object device) : the Run button was pressed.
+    preview_requested(str op, dict params, object device) : the Preview button was pressed
+        (run on a crop and show before | after here; nothing is added to the document).
     cancel_requested() : the Cancel button was pressed.
     recipe_requested(str name) : "Run recipe" was pressed for the recipe called ``name``.
     """
 
     run_requested = Signal(str, dict, object)
+    preview_requested = Signal(str, dict, object)
     cancel_requested = Signal()
     recipe_requested = Signal(str)
 
@@ -106,6 +114,11 @@ class OpsPanel(QWidget):
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("run_button")
         self.run_button.setDefault(True)
+        self.preview_button = QPushButton("Preview")
+        self.preview_button.setObjectName("preview_button")
+        self.preview_button.setToolTip(
+            f"Try the settings on a {PREVIEW_SIDE}×{PREVIEW_SIDE} crop (the middle of the mask, "
+            "or of the image) and see it here, before | after; nothing is added")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancel_button")
         self.cancel_button.setEnabled(False)
@@ -124,6 +137,7 @@ class OpsPanel(QWidget):
         self._fill_ops()
         self.combo.currentIndexChanged.connect(self._op_changed)
         self.run_button.clicked.connect(self._run_clicked)
+        self.preview_button.clicked.connect(self._preview_clicked)
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.recipe_button.clicked.connect(self._recipe_clicked)
         self.reset_button.clicked.connect(self.form.reset)
@@ -137,6 +151,7 @@ class OpsPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.reset_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.preview_button)
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
         device_row = QHBoxLayout()
@@ -245,6 +260,9 @@ class OpsPanel(QWidget):
         op = self.current_op()
         runnable = op is not None and not self._unavailable
         self.run_button.setEnabled(runnable and not self.cancel_button.isEnabled())
+        # A crop says nothing of an op that makes a new image or learns from the whole one.
+        self.preview_button.setEnabled(self.run_button.isEnabled()
+                                        and not getattr(op, "generates", False))
         self.run_button.setToolTip(f"Unavailable: {self._unavailable}" if self._unavailable
                                    else "Run the op on the active layer")
 
@@ -263,6 +281,12 @@ class OpsPanel(QWidget):
         self._fit_form_height()      # a narrower panel may need the horizontal scroll bar
 
     def _run_clicked(self) -> None:
+        self._request(self.run_requested)
+
+    def _preview_clicked(self) -> None:
+        self._request(self.preview_requested)
+
+    def _request(self, signal: Signal) -> None:
         op = self.current_op()
         if op is None:
             return
@@ -271,7 +295,7 @@ class OpsPanel(QWidget):
         except ValueError as error:
             self.status.setText(str(error))
             return
-        self.run_requested.emit(op.name, params, self.device.currentData())
+        signal.emit(op.name, params, self.device.currentData())
 
     # -- job feedback ---------------------------------------------------------------------
 
@@ -283,6 +307,7 @@ class OpsPanel(QWidget):
         self.progress.setValue(0)
         self.preview.clear()  # a preview belongs to the run in progress only
         self.preview.setVisible(False)
+        self._fit_form_height()
         self.status.setText(message)
 
     def show_progress(self, fraction: float, message: str) -> None:
@@ -292,12 +317,17 @@ class OpsPanel(QWidget):
             self.status.setText(message)
 
     def show_preview(self, image: np.ndarray) -> None:
-        """A live preview (GAN training and the like), scaled to the panel's width."""
+        """A preview (a crop's before | after, GAN training's samples), scaled to the panel's
+        width."""
         array = to_uint8(np.asarray(image))
         if array.ndim == 3 and array.shape[2] > 3:
             array = array[:, :, :3]  # a preview shows colour only
         pixmap = QPixmap.fromImage(qimage_from_array(array))
         side = max(self.width() - 16, 64)
-        self.preview.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+        self.preview.setPixmap(pixmap.scaled(side, min(side, PREVIEW_HEIGHT),
+                                             Qt.AspectRatioMode.KeepAspectRatio,
                                              Qt.TransformationMode.SmoothTransformation))
         self.preview.setVisible(True)
+        # Room for the preview: a long form scrolls rather than overlapping the buttons.
+        self._scroll.setMinimumHeight(min(self._scroll.minimumHeight(),
+                                          8 * self.fontMetrics().height()))

@@ -139,3 +139,60 @@ def test_run_again_of_a_layer_without_a_source_record_picks_the_layer_below(wind
     window.layers_panel.rerun.click()
     assert doc.active_layer.name == "Top"
     assert "does not record its source" in window.statusBar().currentMessage()
+
+
+def test_preview_box_is_centred_on_the_mask_and_kept_inside_the_image():
+    from desktop.op_controller import preview_box
+
+    assert preview_box((600, 800), None) == (slice(172, 428), slice(272, 528))
+    mask = np.zeros((600, 800), bool)
+    mask[10:20, 780:790] = True                       # a corner: the crop stays inside
+    assert preview_box((600, 800), mask) == (slice(0, 256), slice(544, 800))
+    assert preview_box((100, 50), None) == (slice(0, 100), slice(0, 50))
+
+
+def test_preview_shows_a_crop_before_and_after_and_adds_nothing(qtbot):
+    session = Session()
+    runner = JobRunner()
+    panel = OpsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(400, 800)
+    controller = OpController(session, runner, panel)
+    pixels = np.zeros((300, 400, 3), np.uint8)
+    pixels[::2, :, 0] = 200
+    doc = Document([Layer(pixels, name="Original")])
+    session.set_document(doc)
+    doc.apply_mask_edit("rect", x0=300, y0=100, x1=340, y1=140)
+    history = doc.history.entries()
+    shown = []
+    panel_show = panel.show_preview
+    panel.show_preview = lambda image: (shown.append(image), panel_show(image))
+    try:
+        panel.select_op("median")
+        assert panel.preview_button.isEnabled()
+        job = controller.preview("median", {"size": 3})
+        assert job is not None and job.image.shape == (256, 256, 3)
+        qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
+    finally:
+        runner.shutdown()
+    before_after = shown[-1]
+    assert before_after.shape == (256, 2 * 256 + 4, 3)
+    before, after = before_after[:, :256], before_after[:, 260:]
+    # The crop is centred on the mask (x 320 → columns 144..400, rows 0..256 inside 300).
+    assert np.array_equal(before, pixels[0:256, 144:400].astype(np.float32) / 255)
+    inside = np.zeros((256, 256), bool)
+    inside[100:140, 156:196] = True
+    assert not np.allclose(after[inside], before[inside])          # the median ran in the mask
+    assert np.array_equal(after[~inside], before[~inside])         # and only there
+    assert len(doc.layers) == 1 and not panel.preview.isHidden()
+    assert "before | after" in panel.status.text()
+    assert doc.history.entries() == history                         # nothing to undo
+
+
+def test_preview_is_off_for_ops_that_make_a_new_image(qtbot):
+    panel = OpsPanel()
+    qtbot.addWidget(panel)
+    panel.select_op("texture_gan")
+    assert not panel.preview_button.isEnabled()
+    panel.select_op("denoise")
+    assert panel.preview_button.isEnabled()
