@@ -33,9 +33,10 @@ __all__ = ["FAST_OPS", "ChaosRun", "random_params"]
 FAST_OPS = ("median", "gaussian", "bilateral", "unsharp_mask", "adaptive_median", "canny",
             "detect_defects", "inpaint", "deblur_wiener", "template_match", "nl_means")
 """Ops that take milliseconds on the small images a chaos run uses."""
-_CHOICES = {("inpaint", "method"): ("telea", "ns")}  # the fast fills
+_CHOICES = {("inpaint", "method"): ("telea", "ns"),  # the fast fills
+            ("detect_defects", "method"): ("classical",)}  # the filters, not the network
 _RECIPE = {"name": "Chaos restore", "steps": [
-    {"op": "detect_defects", "params": {}},
+    {"op": "detect_defects", "params": {"method": "classical"}},
     {"op": "inpaint", "params": {"method": "telea"}, "mask": "proposal"},
     {"op": "median", "params": {"size": 3}, "mask": "none"}]}
 _JOB_TIMEOUT_S = 60.0

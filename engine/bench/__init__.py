@@ -58,6 +58,7 @@ SUITES: dict[str, Suite] = {
     "inpaint": Suite("engine.bench.inpaint:suite",
                      "engine.bench.inpaint:add_suite_arguments"),
     "privacy": Suite("engine.bench.privacy:suite", "engine.bench.privacy:add_suite_arguments"),
+    "restore": Suite("engine.bench.restore:suite", "engine.bench.restore:add_suite_arguments"),
     "texture": Suite("engine.bench.texture:suite", "engine.bench.texture:add_suite_arguments"),
 }
 

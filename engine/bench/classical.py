@@ -139,7 +139,8 @@ CLASSICAL_CASES: tuple[Case, ...] = (
          use_mask=True),
     Case("inpaint[ns]", "inpaint", "scribbles", score="hole", params={"method": "ns"},
          use_mask=True),
-    Case("detect_defects", "detect_defects", "defects", score="detect"),
+    Case("detect_defects", "detect_defects", "defects", score="detect",
+         params={"method": "classical"}),
     Case("template_match", "template_match", "copies", score="locate", use_mask=True),
     Case("canny", "canny", "clean", score="speed"),
 )

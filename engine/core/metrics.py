@@ -1,5 +1,6 @@
-"""Image quality metrics: PSNR and SSIM, their variants restricted to a mask, and the detail
-ratio of a fill.
+"""Image quality metrics: PSNR and SSIM, their variants restricted to a mask, the detail ratio
+of a fill, and the precision and recall of a proposed mask (and the counts behind them, to pool
+over images).
 
 All functions take float arrays ``H×W×C`` (or ``H×W``) with values in ``[0, data_range]``.
 SSIM follows Wang et al. (2004): an 11×11 Gaussian window with σ = 1.5, K1 = 0.01, K2 = 0.03,
@@ -11,8 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["detail_ratio", "mask_precision_recall", "masked_psnr", "masked_ssim", "mse", "psnr",
-           "ssim", "ssim_map"]
+__all__ = ["detail_ratio", "mask_match_counts", "mask_precision_recall", "masked_psnr",
+           "masked_ssim", "mse", "psnr", "ssim", "ssim_map"]
 
 _MAX_PSNR = 100.0
 
@@ -102,6 +103,32 @@ def masked_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray, data_range: floa
     return float(np.mean(ssim_map(a, b, data_range)[mask]))
 
 
+def mask_match_counts(found: np.ndarray, truth: np.ndarray, *, tolerance: int = 1
+                      ) -> tuple[int, int, int, int]:
+    """The counts behind :func:`mask_precision_recall`, to pool over many images.
+
+    Returns
+    -------
+    found_near, found_total, truth_near, truth_total : int
+        Found pixels within ``tolerance`` px (Chebyshev distance) of a true one, all found
+        pixels, true pixels within ``tolerance`` px of a found one, all true pixels.
+
+    Raises
+    ------
+    ValueError
+        The masks differ in shape.
+    """
+    found = np.asarray(found, dtype=bool)
+    truth = np.asarray(truth, dtype=bool)
+    if found.shape != truth.shape:
+        raise ValueError(f"masks differ in shape: {found.shape} vs {truth.shape}")
+    kernel = np.ones((2 * tolerance + 1, 2 * tolerance + 1), np.uint8)
+    truth_wide = cv2.dilate(truth.astype(np.uint8), kernel) > 0
+    found_wide = cv2.dilate(found.astype(np.uint8), kernel) > 0
+    return (int((found & truth_wide).sum()), int(found.sum()),
+            int((truth & found_wide).sum()), int(truth.sum()))
+
+
 def mask_precision_recall(found: np.ndarray, truth: np.ndarray, *, tolerance: int = 1
                           ) -> tuple[float, float]:
     """Precision and recall of a proposed mask against the true one, with a slack of
@@ -115,13 +142,10 @@ def mask_precision_recall(found: np.ndarray, truth: np.ndarray, *, tolerance: in
     recall : float
         Share of the true pixels near a found one (1 when there is nothing to find).
     """
-    found = np.asarray(found, dtype=bool)
-    truth = np.asarray(truth, dtype=bool)
-    kernel = np.ones((2 * tolerance + 1, 2 * tolerance + 1), np.uint8)
-    truth_wide = cv2.dilate(truth.astype(np.uint8), kernel) > 0
-    found_wide = cv2.dilate(found.astype(np.uint8), kernel) > 0
-    precision = float((found & truth_wide).sum() / found.sum()) if found.any() else 0.0
-    recall = float((truth & found_wide).sum() / truth.sum()) if truth.any() else 1.0
+    found_near, found_total, truth_near, truth_total = mask_match_counts(
+        found, truth, tolerance=tolerance)
+    precision = found_near / found_total if found_total else 0.0
+    recall = truth_near / truth_total if truth_total else 1.0
     return precision, recall
 
 

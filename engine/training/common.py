@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import cv2
 import numpy as np
 
 from engine import io
@@ -132,13 +133,27 @@ def load_images(files: Sequence[Path], min_edge: int) -> list[np.ndarray]:
     return images
 
 
-def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def random_crop(image: np.ndarray, size: int, rng: np.random.Generator, *,
+                scale: tuple[float, float] | None = None) -> np.ndarray:
     """A random ``size×size`` crop of a ``uint8`` image, with a random flip and rot90, as
-    float32 in [0, 1]."""
+    float32 in [0, 1].
+
+    With ``scale``, the image is first rescaled by a factor drawn log-uniformly in that range
+    (above 1 enlarges, as a higher-resolution scan of the same print would look), limited by
+    the image's size: a square of ``size / factor`` px is cut and resized to ``size``.
+    """
     h, w = image.shape[:2]
-    y = int(rng.integers(h - size + 1))
-    x = int(rng.integers(w - size + 1))
-    crop = np.rot90(image[y:y + size, x:x + size], int(rng.integers(4)))
+    source = size
+    if scale is not None:
+        factor = math.exp(rng.uniform(math.log(scale[0]), math.log(scale[1])))
+        source = min(int(round(size / factor)), h, w)
+    y = int(rng.integers(h - source + 1))
+    x = int(rng.integers(w - source + 1))
+    crop = image[y:y + source, x:x + source]
+    if source != size:
+        method = cv2.INTER_AREA if source > size else cv2.INTER_CUBIC
+        crop = cv2.resize(crop, (size, size), interpolation=method)
+    crop = np.rot90(crop, int(rng.integers(4)))
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     return to_float(np.ascontiguousarray(crop))

@@ -97,7 +97,7 @@ def test_restore_lands_each_step_as_an_editable_layer_in_one_undo_step(qtbot, wi
     wait_idle(qtbot, window)
 
     assert [layer.name for layer in doc.layers] == [
-        "Original", "Inpaint", "Median filter", "Find damage: damage kinds"]
+        "Original", "Inpaint", "Median filter", "Find damage: damage probability"]
     inpaint, median, kinds = doc.layers[1:]
     assert not kinds.visible and inpaint.visible and median.visible
     assert doc.active_layer is median
@@ -130,7 +130,7 @@ def test_restore_lands_each_step_as_an_editable_layer_in_one_undo_step(qtbot, wi
     doc.set_layer_props(1, visible=False)
     doc.remove_layer(2)
     assert [layer.name for layer in doc.layers] == ["Original", "Inpaint",
-                                                    "Find damage: damage kinds"]
+                                                    "Find damage: damage probability"]
 
     # Brush the proposed mask and run the inpaint step again from its layer.
     doc.apply_mask_edit("rect", x0=60, y0=60, x1=70, y1=70)

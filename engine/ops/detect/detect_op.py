@@ -1,9 +1,11 @@
-"""Detectors that propose masks: Canny edges, repeats of a patch, and damage (noise, scratches,
-dust).
+"""Detectors that propose masks: Canny edges, repeats of a patch, and damage (scratches, cracks,
+dust, tears; learned or classical).
 
 Each op returns its finding as ``OpResult.mask`` for the person to edit before a repair op runs,
-plus layers worth looking at (an edge map, a match-score map, a colour map of damage kinds). The
-algorithms live in :mod:`engine.ops.detect.defects`; this module maps params onto them.
+plus layers worth looking at (an edge map, a match-score map, a damage probability or a colour
+map of damage kinds). The algorithms live in :mod:`engine.ops.detect.edges`,
+:mod:`engine.ops.detect.template`, :mod:`engine.ops.detect.defects` (classical damage) and
+:mod:`engine.ops.detect.damage` (learned damage); this module maps params onto them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from engine.ops.detect.edges import canny_edges
 from engine.ops.detect.template import MATCH_METHODS, find_matches, match_template, stamp_matches
 from engine.ops.registry import Op, OpError, OpResult, register
 
-__all__ = ["CannyOp", "DetectDefectsOp", "TemplateMatchOp"]
+__all__ = ["DEFECT_METHODS", "CannyOp", "DetectDefectsOp", "TemplateMatchOp"]
 
 _CATEGORY = "Detect"
 
@@ -171,6 +173,11 @@ class TemplateMatchOp(Op):
         return x0, y0, footprint
 
 
+DEFECT_METHODS = ("learned", "classical")
+"""The ``detect_defects`` methods; the first is the default."""
+MAX_LEARNED_SENSITIVITY = 0.98
+"""Sensitivity above this marks the learned method's noise floor; it is capped here."""
+
 _KIND_COLOURS = {"impulses": (1.0, 0.2, 0.2), "scratches": (0.2, 1.0, 0.2),
                  "spots": (0.3, 0.5, 1.0)}
 _KIND_GREYS = {"impulses": 1.0, "scratches": 0.75, "spots": 0.5}
@@ -178,36 +185,81 @@ _KIND_GREYS = {"impulses": 1.0, "scratches": 0.75, "spots": 0.5}
 
 @register
 class DetectDefectsOp(Op):
-    """Propose a mask over impulse noise, thin scratches and dust spots."""
+    """Propose a mask over damage: the learned detector, or the classical one."""
 
     name = "detect_defects"
     title = "Find damage"
     category = _CATEGORY
     description = (
-        "Propose a mask over damage: salt-and-pepper pixels (adaptive median), long thin bright "
-        "or dark scratches, and small round dust spots. Check and edit the mask, then run a "
-        "repair (inpaint, median) on it. The 'damage kinds' layer shows impulses in red, "
-        "scratches in green and spots in blue (grey levels 1, 0.75, 0.5 on a grey image).")
+        "Propose a mask over damage — scratches, hairlines, cracks, dust, lint, torn corners — "
+        "for you to check and edit, then repair with Inpaint. 'learned' (the default) is a "
+        "network trained to leave eyes, lips, hair, grain and text alone; its 'damage "
+        "probability' layer shows how sure it is. 'classical' looks for salt-and-pepper pixels, "
+        "long thin lines and small round spots with filters, and shows them in the 'damage "
+        "kinds' layer (impulses red, scratches green, spots blue; grey levels 1, 0.75, 0.5 on a "
+        "grey image).")
     params = (
+        Choice("method", "learned", choices=DEFECT_METHODS,
+               help="learned: the trained damage network. classical: filters for impulses, "
+                    "lines and spots (the three switches below apply to it only)."),
         Bool("impulses", True, title="Impulse noise",
-             help="Look for isolated pure black or white pixels (salt and pepper)."),
-        Bool("scratches", True, title="Scratches", help="Look for long thin lines."),
-        Bool("spots", True, title="Dust spots", help="Look for small round specks."),
+             help="Classical: look for isolated pure black or white pixels (salt and pepper)."),
+        Bool("scratches", True, title="Scratches", help="Classical: look for long thin lines."),
+        Bool("spots", True, title="Dust spots", help="Classical: look for small round specks."),
         Float("sensitivity", 0.5, minimum=0.0, maximum=1.0, step=0.05,
-              help="Higher finds fainter damage and makes more false finds in busy texture."),
+              help="Higher finds fainter damage and makes more false finds. Learned: marks "
+                   "pixels whose damage probability is above 1 − sensitivity (0.5: more "
+                   "likely damage than not; at most 0.98)."),
         Int("max_spot_size", 9, title="Max spot size", minimum=2, maximum=64,
-            help="Largest dust spot diameter, in pixels."),
+            help="Classical: largest dust spot diameter, in pixels."),
         Int("min_scratch_length", 30, title="Min scratch length", minimum=5, maximum=100_000,
-            help="Shortest line that counts as a scratch, in pixels."),
+            help="Classical: shortest line that counts as a scratch, in pixels."),
         Int("grow", 1, minimum=0, maximum=50,
             help="Widen the proposed mask by this many pixels (covers soft edges)."),
     )
     mask_use = "ignore"
+    devices = ("cpu", "cuda", "mps")
 
     def run(self, image: np.ndarray, mask: np.ndarray | None, params: Mapping[str, Any],
             progress: Progress, cancel: CancelToken, device: str | None) -> OpResult:
+        if params["method"] == "learned":
+            return self._learned(image, params, progress, cancel, device)
+        return self._classical(image, params, progress, cancel)
+
+    @staticmethod
+    def _learned(image: np.ndarray, params: Mapping[str, Any], progress: Progress,
+                 cancel: CancelToken, device: str | None) -> OpResult:
+        from engine.models.weights import WeightsError, model_entry
+        from engine.ops.detect.damage import (
+            MODEL_NAME,
+            damage_probability,
+            propose_damage_mask,
+        )
+
+        threshold = max(1.0 - params["sensitivity"], 1.0 - MAX_LEARNED_SENSITIVITY)
+        try:
+            probability, tiling = damage_probability(
+                image, device, sub_range(progress, 0.0, 0.95), cancel)
+            steps = model_entry(MODEL_NAME).meta.get("steps")
+        except WeightsError as error:
+            raise OpError(f"the learned damage detector cannot be used: {error}; choose the "
+                          f"'classical' method") from None
+        cancel.raise_if_cancelled()
+        proposal = propose_damage_mask(probability, threshold, params["grow"])
+        return OpResult(
+            image=None, mask=proposal,
+            layers={"damage probability": _as_layer(probability, image.shape[2])},
+            info={"method": "learned", "model": MODEL_NAME, "model_steps": steps,
+                  "threshold": round(threshold, 4), "regions": _count_components(proposal),
+                  "masked_fraction": float(proposal.mean()), **tiling},
+        )
+
+    @staticmethod
+    def _classical(image: np.ndarray, params: Mapping[str, Any], progress: Progress,
+                   cancel: CancelToken) -> OpResult:
         if not (params["impulses"] or params["scratches"] or params["spots"]):
-            raise OpError("nothing to look for: switch on impulses, scratches or dust spots")
+            raise OpError("nothing to look for: switch on impulses, scratches or dust spots, "
+                          "or use the learned method")
         found = detect_defects(
             image, impulses=params["impulses"], scratches=params["scratches"],
             spots=params["spots"], sensitivity=params["sensitivity"],
@@ -225,7 +277,7 @@ class DetectDefectsOp(Op):
                 layer[where] = _KIND_GREYS[kind]
         return OpResult(
             image=None, mask=proposal, layers={"damage kinds": layer},
-            info={"impulse_pixels": int(found.impulses.sum()),
+            info={"method": "classical", "impulse_pixels": int(found.impulses.sum()),
                   "scratches": _count_components(found.scratches),
                   "spots": _count_components(found.spots),
                   "masked_fraction": float(proposal.mean())},

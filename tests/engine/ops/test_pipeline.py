@@ -10,6 +10,10 @@ from engine.core.recipe import Recipe, Step
 from engine.ops import OpError, run_op
 from engine.ops.pipeline import check_recipe, iter_recipe, run_recipe
 
+CLASSICAL = {"method": "classical"}
+"""The filters: these tests are about the recipe, not the detector (the network's tests are in
+tests/engine/ops/detect)."""
+
 
 def _scratched(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -25,7 +29,7 @@ def _scratched(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_a_proposal_feeds_the_next_step_and_each_step_takes_the_last_image():
     image, truth, clean = _scratched()
-    recipe = Recipe(steps=[Step("detect_defects"),
+    recipe = Recipe(steps=[Step("detect_defects", CLASSICAL),
                            Step("inpaint", {"method": "telea"}, "proposal"),
                            Step("median", {"size": 3}, "none")])
     seen = []
@@ -46,7 +50,7 @@ def test_a_proposal_feeds_the_next_step_and_each_step_takes_the_last_image():
 
 def test_an_empty_proposal_skips_the_step_instead_of_failing():
     clean = np.full((64, 64, 3), 0.5, np.float32)
-    recipe = Recipe(steps=[Step("detect_defects"),
+    recipe = Recipe(steps=[Step("detect_defects", CLASSICAL),
                            Step("inpaint", {"method": "telea"}, "proposal")])
     result = run_recipe(recipe, clean)
     assert result.steps[1].skipped and "empty" in result.steps[1].result.info["skipped"]

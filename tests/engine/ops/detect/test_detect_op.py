@@ -50,6 +50,8 @@ def _damage(image: np.ndarray, seed: int = 1) -> tuple[np.ndarray, dict[str, np.
     return out, truth
 
 
+CLASSICAL = {"method": "classical"}
+
 # ---------------------------------------------------------------------------------- canny
 
 
@@ -178,9 +180,9 @@ def _flag_stats(proposal: np.ndarray, truth: dict[str, np.ndarray]) -> tuple[dic
     return coverage, float((proposal & clean).sum() / proposal.size)
 
 
-def test_detect_defects_covers_every_kind_and_flags_little_else():
+def test_classical_detect_defects_covers_every_kind_and_flags_little_else():
     image, truth = _damage(_photo())
-    result = run_op("detect_defects", image, params={"grow": 0})
+    result = run_op("detect_defects", image, params={"method": "classical", "grow": 0})
     coverage, false_fraction = _flag_stats(result.mask, truth)
     assert all(value >= 0.9 for value in coverage.values()), coverage
     assert false_fraction < 0.005, false_fraction          # the brief asks < 2 %
@@ -190,37 +192,67 @@ def test_detect_defects_covers_every_kind_and_flags_little_else():
     layer = result.layers["damage kinds"]
     assert layer.shape == image.shape
     assert np.allclose(layer[60, 100], (0.2, 1.0, 0.2))       # dark scratch pixel: green
-    grown = run_op("detect_defects", image).mask             # grow = 1 by default
+    grown = run_op("detect_defects", image, params=CLASSICAL).mask  # grow 1 default
     assert (grown | ~result.mask).all() and grown.sum() > result.mask.sum()
 
 
-def test_detect_defects_on_a_clean_photo_proposes_almost_nothing():
+def test_classical_detect_defects_on_a_clean_photo_proposes_almost_nothing():
     for seed in (0, 3):
-        result = run_op("detect_defects", _photo(seed=seed))
+        result = run_op("detect_defects", _photo(seed=seed), params=CLASSICAL)
         assert result.mask.mean() < 0.002, (seed, result.info)
         assert result.info["scratches"] == 0
 
 
-def test_detect_defects_kinds_can_be_switched_off():
+def test_classical_detect_defects_kinds_can_be_switched_off():
     image, truth = _damage(_photo())
     only_lines = run_op("detect_defects", image,
-                        params={"impulses": False, "spots": False, "grow": 0})
+                        params={**CLASSICAL, "impulses": False, "spots": False, "grow": 0})
     assert only_lines.info["impulse_pixels"] == 0 and only_lines.info["spots"] == 0
     assert (only_lines.mask & truth["dark scratch"]).sum() >= 0.9 * truth["dark scratch"].sum()
     assert not (only_lines.mask & truth["spots"]).any()
     with pytest.raises(OpError, match="nothing to look for"):
         run_op("detect_defects", image,
-               params={"impulses": False, "scratches": False, "spots": False})
+               params={**CLASSICAL, "impulses": False, "scratches": False, "spots": False})
 
 
-def test_detect_defects_works_on_grey_images():
+def test_classical_detect_defects_works_on_grey_images():
     image, truth = _damage(_photo())
     gray = image.mean(axis=2, keepdims=True).astype(np.float32)
-    result = run_op("detect_defects", gray, params={"grow": 0})
+    result = run_op("detect_defects", gray, params={"method": "classical", "grow": 0})
     coverage, false_fraction = _flag_stats(result.mask, truth)
     assert all(value >= 0.9 for value in coverage.values()), coverage
     assert false_fraction < 0.005
     assert result.layers["damage kinds"].shape == gray.shape
+
+
+def test_classical_method_is_the_detection_module_unchanged():
+    # The op's classical method is engine.ops.detect.defects.detect_defects plus the grow, bit
+    # for bit, with every one of its params passed through.
+    from engine.core.masks import grow_mask
+    from engine.ops.detect.defects import detect_defects
+
+    image, _ = _damage(_photo(seed=2), seed=4)
+    params = {"sensitivity": 0.7, "max_spot_size": 6, "min_scratch_length": 20, "grow": 2}
+    result = run_op("detect_defects", image, params={**CLASSICAL, **params})
+    found = detect_defects(image, sensitivity=0.7, max_spot_size=6, min_scratch_length=20)
+    assert np.array_equal(result.mask, grow_mask(found.union(), 2))
+    assert result.info["method"] == "classical"
+    assert set(result.layers) == {"damage kinds"}
+    expected = np.zeros(image.shape, np.float32)
+    for where, colour in ((found.impulses, (1.0, 0.2, 0.2)), (found.scratches, (0.2, 1.0, 0.2)),
+                          (found.spots, (0.3, 0.5, 1.0))):
+        expected[where] = colour
+    assert found.scratches.any() and found.spots.any()
+    assert np.array_equal(result.layers["damage kinds"], expected)
+
+
+def test_detect_defects_is_learned_by_default():
+    from engine.ops.detect.detect_op import DetectDefectsOp
+
+    spec = {p.name: p for p in DetectDefectsOp.params}
+    assert spec["method"].default == "learned"
+    assert spec["method"].choices == ("learned", "classical")
+    assert spec["sensitivity"].default == 0.5 and spec["grow"].default == 1
 
 
 def test_detect_ops_are_registered_as_detectors():

@@ -1,0 +1,196 @@
+"""What the damage detector's recipe (:mod:`engine.training.damage`) trains and validates on.
+
+Training batches are random crops of clean photos (:func:`engine.training.common.random_crop`
+at a random scale) damaged on the fly by :func:`engine.training.damage_synth.synthesize`, with
+the border map (:func:`engine.ops.detect.damage.border_map`) as a fourth input channel; the
+loss is a weighted cross-entropy plus a soft Dice term; validation scores fixed damaged and clean
+centre crops of held-out photos with :func:`engine.core.metrics.mask_match_counts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from engine.core.metrics import mask_match_counts
+from engine.core.pixels import to_tensor_batch
+from engine.ops.detect.damage import border_map
+from engine.training.common import centre_crop, random_crop
+from engine.training.damage_synth import ALL_EDGES, DamageSpec, synthesize
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["TOLERANCE", "BatchConfig", "DamageValidator", "batch_stream", "damage_loss",
+           "make_batch", "widen_inputs"]
+
+TOLERANCE = 2
+"""Slack (px) of the validation precision and recall, as in the restore bench."""
+
+
+class BatchConfig(Protocol):
+    """What batches and validation read from the recipe's ``TrainConfig``."""
+
+    border: bool
+    crop: int
+    batch: int
+    gray_share: float
+    scale: tuple[float, float]
+    clean_share: float
+    whole_share: float
+    label_noise: float
+    val_crop: int
+    val_threshold: float
+
+
+def make_batch(colour: Sequence[np.ndarray], gray: Sequence[np.ndarray], config: BatchConfig,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One training batch.
+
+    Parameters
+    ----------
+    colour, gray : sequence of ndarray
+        Clean ``uint8`` RGB photos (grey ones replicated); ``gray`` may be empty.
+    config : BatchConfig
+        Crop edge, batch size, shares of grey, clean and whole-print crops, scale range.
+    rng : numpy.random.Generator
+        Source of every random choice.
+
+    Returns
+    -------
+    images : ndarray of float32, shape (N, C, S, S)
+        Damaged crops, RGB, then the border map when ``config.border``.
+    labels : ndarray of float32, shape (N, 1, S, S)
+        1 where damage is visible, else 0.
+    """
+    spec = DamageSpec(clean_probability=config.clean_share, label_noise=config.label_noise)
+    channels = 4 if config.border else 3
+    images = np.empty((config.batch, channels, config.crop, config.crop), np.float32)
+    labels = np.empty((config.batch, 1, config.crop, config.crop), np.float32)
+    for index in range(config.batch):
+        pool = gray if gray and rng.random() < config.gray_share else colour
+        photo = pool[int(rng.integers(len(pool)))]
+        edges = ALL_EDGES
+        if rng.random() >= config.whole_share:
+            edges = tuple(bool(e) for e in rng.random(4) < 0.3)
+        crop = random_crop(photo, config.crop, rng, scale=config.scale)
+        sample = synthesize(np.clip(crop, 0, 1), rng, spec, edges=edges)
+        images[index, :3] = sample.image.transpose(2, 0, 1)
+        if config.border:
+            images[index, 3] = border_map(sample.label.shape, edges)
+        labels[index, 0] = sample.label
+    return images, labels
+
+
+def batch_stream(colour: Sequence[np.ndarray], gray: Sequence[np.ndarray], config: BatchConfig,
+                 workers: int, seed: int, device: torch.device
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless ``(images, labels)`` batches on ``device``, made by ``workers`` processes.
+
+    Each worker draws from ``default_rng([seed, worker])``; ``seed`` should change on every
+    resume so that a continued run does not replay the same crops.
+    """
+    import torch
+    from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+    class DamagedCrops(IterableDataset):
+        def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            info = get_worker_info()
+            rng = np.random.default_rng([seed, info.id if info is not None else 0])
+            while True:
+                images, labels = make_batch(colour, gray, config, rng)
+                yield torch.from_numpy(images), torch.from_numpy(labels)
+
+    loader = DataLoader(DamagedCrops(), batch_size=None, num_workers=workers,
+                        pin_memory=device.type == "cuda", prefetch_factor=4,
+                        persistent_workers=True)
+    for images, labels in loader:
+        yield images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+
+
+def widen_inputs(state: dict[str, torch.Tensor], model: torch.nn.Module
+                 ) -> dict[str, torch.Tensor]:
+    """Weights of a network without the border input, fitted to one with it: the head's
+    weights for the new input channels start at zero, so the network answers as before.
+
+    Raises
+    ------
+    ValueError
+        The head's shapes cannot be reconciled.
+    """
+    import torch
+
+    head = state.get("head.weight")
+    wanted = model.state_dict()["head.weight"]
+    if head is None or head.shape == wanted.shape:
+        return state
+    if head.shape[0] != wanted.shape[0] or head.shape[1] > wanted.shape[1]:
+        raise ValueError(f"cannot start from these weights: head {tuple(head.shape)} vs "
+                         f"{tuple(wanted.shape)}")
+    extra = torch.zeros(head.shape[0], wanted.shape[1] - head.shape[1], *head.shape[2:],
+                        dtype=head.dtype)
+    return {**state, "head.weight": torch.cat([head, extra], dim=1)}
+
+
+def damage_loss(logits: torch.Tensor, labels: torch.Tensor, dice_weight: float,
+                pos_weight: float = 1.0) -> torch.Tensor:
+    """Cross-entropy (damaged pixels weighted ``pos_weight``) plus ``dice_weight`` ×
+    (1 − soft Dice over the batch)."""
+    import torch
+
+    weight = torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels,
+                                                               pos_weight=weight)
+    prob = torch.sigmoid(logits)
+    dice = (2.0 * (prob * labels).sum() + 1.0) / (prob.sum() + labels.sum() + 1.0)
+    return bce + dice_weight * (1.0 - dice)
+
+
+class DamageValidator:
+    """One damaged and one clean centre crop per held-out photo, damaged with fixed seeds.
+
+    Calling it with a model gives ``val_precision``, ``val_recall`` and ``val_f1`` (pixels
+    pooled over the damaged crops, :data:`TOLERANCE` px slack) and ``val_clean_marked`` (the
+    share of the clean crops' pixels marked).
+    """
+
+    def __init__(self, images: Sequence[np.ndarray], config: BatchConfig,
+                 device: torch.device) -> None:
+        self.device = device
+        self.threshold = config.val_threshold
+        self.items: list[tuple[bool, np.ndarray, np.ndarray]] = []
+        spec = DamageSpec(label_noise=config.label_noise)
+        for index, image in enumerate(images):
+            clean = centre_crop(image, config.val_crop, 16)
+            for damaged in (True, False):
+                rng = np.random.default_rng([20_251, index, int(damaged)])
+                sample = synthesize(clean, rng, spec, damaged=damaged)
+                planes = sample.image
+                if config.border:
+                    planes = np.concatenate([planes, border_map(sample.label.shape)[:, :, None]],
+                                            axis=2)
+                self.items.append((damaged, np.ascontiguousarray(planes), sample.label))
+
+    def __call__(self, model: torch.nn.Module) -> dict[str, Any]:
+        import torch
+
+        counts = np.zeros(4, np.int64)
+        marked, clean_pixels = 0, 0
+        model.eval()
+        with torch.inference_mode():
+            for damaged, image, label in self.items:
+                x = to_tensor_batch(image[None], self.device)
+                found = (torch.sigmoid(model(x))[0, 0] > self.threshold).cpu().numpy()
+                if damaged:
+                    counts += mask_match_counts(found, label, tolerance=TOLERANCE)
+                else:
+                    marked += int(found.sum())
+                    clean_pixels += found.size
+        model.train()
+        precision = counts[0] / counts[1] if counts[1] else 0.0
+        recall = counts[2] / counts[3] if counts[3] else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"val_precision": float(precision), "val_recall": float(recall),
+                "val_f1": float(f1), "val_clean_marked": marked / max(clean_pixels, 1)}
