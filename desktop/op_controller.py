@@ -86,18 +86,28 @@ class OpController(QObject):
         runner.failed.connect(self._failed)
         runner.cancelled.connect(self._cancelled)
 
-    def run(self, op_name: str, params: dict[str, Any], device: str | None = None) -> Job | None:
-        """Run ``op_name`` on the active layer inside the mask; None if it cannot start."""
+    def _prepare(self, op_name: str, params: dict[str, Any], verb: str
+                 ) -> tuple[Document, Any, dict[str, Any]] | None:
+        """The document, the op and its resolved params; None (after saying why) if the op
+        cannot ``verb`` ("run", "preview")."""
         doc = self.session.document
         if doc is None:
-            dialogs.show_error(self._owner, "Nothing to run on", "Open an image first.")
+            title = "Nothing to run on" if verb == "run" else f"Nothing to {verb}"
+            dialogs.show_error(self._owner, title, "Open an image first.")
             return None
         try:
             op = get_op(op_name)
-            params = resolve_params(op.params, params)
+            return doc, op, resolve_params(op.params, params)
         except ValueError as error:
-            dialogs.show_error(self._owner, "Cannot run", str(error))
+            dialogs.show_error(self._owner, f"Cannot {verb}", str(error))
             return None
+
+    def run(self, op_name: str, params: dict[str, Any], device: str | None = None) -> Job | None:
+        """Run ``op_name`` on the active layer inside the mask; None if it cannot start."""
+        prepared = self._prepare(op_name, params, "run")
+        if prepared is None:
+            return None
+        doc, op, params = prepared
         coverage = None if op.mask_use == "ignore" or doc.mask.is_empty() else doc.mask.snapshot()
         if op.needs_mask and coverage is None:
             dialogs.show_error(self._owner, f"{op.title} needs a mask",
@@ -120,16 +130,10 @@ class OpController(QObject):
     def preview(self, op_name: str, params: dict[str, Any],
                 device: str | None = None) -> Job | None:
         """Run ``op_name`` on a crop of the active layer and show before | after in the panel."""
-        doc = self.session.document
-        if doc is None:
-            dialogs.show_error(self._owner, "Nothing to preview", "Open an image first.")
+        prepared = self._prepare(op_name, params, "preview")
+        if prepared is None:
             return None
-        try:
-            op = get_op(op_name)
-            params = resolve_params(op.params, params)
-        except ValueError as error:
-            dialogs.show_error(self._owner, "Cannot preview", str(error))
-            return None
+        doc, op, params = prepared
         painted = not doc.mask.is_empty()
         coverage = doc.mask.snapshot() if painted else None
         box = preview_box(doc.shape, None if coverage is None else coverage > 0)
@@ -260,7 +264,6 @@ class OpController(QObject):
         add_extra_layers(doc, doc.layers[0], result.layers, title)
         doc.mark_unsaved()  # nothing on disk holds it yet
         return doc
-
 
     def _failed(self, message: str, job: Job) -> None:
         if job.kind != "op":
