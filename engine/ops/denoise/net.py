@@ -28,27 +28,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.models.blocks import ResBlock, residual_stage
 from engine.ops.denoise import ARCHITECTURE, ARCHITECTURE_V2
 
 __all__ = ["ARCHITECTURE", "ARCHITECTURE_V2", "DenoiseUNet", "ResBlock", "build_denoiser",
            "build_denoiser_v2", "widen_noise_map"]
-
-
-class ResBlock(nn.Module):
-    """``x + conv3×3(relu(conv3×3(x)))``, no normalisation."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.act = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(self.act(self.conv1(x)))
-
-
-def _stage(channels: int, blocks: int) -> nn.Sequential:
-    return nn.Sequential(*(ResBlock(channels) for _ in range(blocks)))
 
 
 class DenoiseUNet(nn.Module):
@@ -88,11 +72,11 @@ class DenoiseUNet(nn.Module):
         self.head = nn.Conv2d(packed + self.map_channels, widths[0], 3, padding=1)
         pairs = list(zip(widths[:-1], widths[1:], strict=True))
         stages = list(zip(widths[:-1], blocks[:-1], strict=True))
-        self.encoders = nn.ModuleList(_stage(w, b) for w, b in stages)
+        self.encoders = nn.ModuleList(residual_stage(w, b) for w, b in stages)
         self.downs = nn.ModuleList(nn.Conv2d(a, b, 2, stride=2) for a, b in pairs)
-        self.bottleneck = _stage(widths[-1], blocks[-1])
+        self.bottleneck = residual_stage(widths[-1], blocks[-1])
         self.ups = nn.ModuleList(nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in pairs)
-        self.decoders = nn.ModuleList(_stage(w, b) for w, b in stages)
+        self.decoders = nn.ModuleList(residual_stage(w, b) for w, b in stages)
         self.tail = nn.Conv2d(widths[0], packed, 3, padding=1)
 
     @property

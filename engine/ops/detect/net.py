@@ -24,26 +24,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.models.blocks import ResBlock, residual_stage
 from engine.ops.detect import ARCHITECTURE
 
 __all__ = ["ARCHITECTURE", "DamageUNet", "ResBlock", "build_damage_net"]
-
-
-class ResBlock(nn.Module):
-    """``x + conv3×3(relu(conv3×3(x)))``, no normalisation."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.act = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(self.act(self.conv1(x)))
-
-
-def _stage(channels: int, blocks: int) -> nn.Sequential:
-    return nn.Sequential(*(ResBlock(channels) for _ in range(blocks)))
 
 
 class DamageUNet(nn.Module):
@@ -78,11 +62,11 @@ class DamageUNet(nn.Module):
         self.head = nn.Conv2d(packed, widths[0], 3, padding=1)
         pairs = list(zip(widths[:-1], widths[1:], strict=True))
         stages = list(zip(widths[:-1], blocks[:-1], strict=True))
-        self.encoders = nn.ModuleList(_stage(w, b) for w, b in stages)
+        self.encoders = nn.ModuleList(residual_stage(w, b) for w, b in stages)
         self.downs = nn.ModuleList(nn.Conv2d(a, b, 2, stride=2) for a, b in pairs)
-        self.bottleneck = _stage(widths[-1], blocks[-1])
+        self.bottleneck = residual_stage(widths[-1], blocks[-1])
         self.ups = nn.ModuleList(nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in pairs)
-        self.decoders = nn.ModuleList(_stage(w, b) for w, b in stages)
+        self.decoders = nn.ModuleList(residual_stage(w, b) for w, b in stages)
         self.tail = nn.Conv2d(widths[0], self.unshuffle**2, 3, padding=1)
 
     @property
