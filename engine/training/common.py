@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LoopConfig",
+    "RunFiles",
     "RunState",
+    "Trainee",
     "append_log",
     "centre_crop",
     "config_from",
@@ -42,11 +44,15 @@ __all__ = [
     "load_checkpoint",
     "load_images",
     "lr_at",
+    "make_checkpointer",
+    "make_logger",
+    "open_run",
     "optimizer_step",
     "random_crop",
     "restore_state",
     "save_checkpoint",
     "split_files",
+    "start_training",
     "stop_reason",
     "train_loop",
     "train_state",
@@ -72,6 +78,12 @@ class LoopConfig(ScheduleConfig, Protocol):
     ckpt_every: int
 
 
+class OptimiserConfig(LoopConfig, Protocol):
+    """What :func:`start_training` reads from a recipe's ``TrainConfig``."""
+
+    weight_decay: float
+
+
 @dataclass
 class RunState:
     """The counters a run carries between steps and into its checkpoints."""
@@ -80,6 +92,29 @@ class RunState:
     elapsed: float = 0.0
     best_val: float = -math.inf
     last_val: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """A run folder's files: the last and the best checkpoint and the JSONL log."""
+
+    folder: Path
+    last: Path
+    best: Path
+    log: Path
+
+
+@dataclass
+class Trainee:
+    """What one run trains: the network, its weight average (validated and exported), the
+    optimiser, the data generator, the counters, and a description of the hardware."""
+
+    model: torch.nn.Module
+    ema: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    rng: np.random.Generator
+    run: RunState
+    machine: str
 
 
 # ---------------------------------------------------------------------------------- data
@@ -235,6 +270,106 @@ def restore_state(state: Mapping[str, Any], model: torch.nn.Module, ema: torch.n
     return int(state["step"]), float(state["elapsed"]), float(state["best_val"])
 
 
+# ---------------------------------------------------------------------------------- run setup
+
+
+def open_run(run_dir: Path, config: C, config_type: Callable[..., C], *, resume: bool,
+             steps: int | None) -> tuple[RunFiles, C, dict[str, Any] | None]:
+    """The run folder (created), the config to train and the checkpoint to resume from.
+
+    With ``resume`` the config is the one stored in ``last.pt`` (a run continues as it
+    started); ``steps`` overrides the schedule's length either way.
+
+    Returns
+    -------
+    files : RunFiles
+    config : the recipe's ``TrainConfig``
+    state : dict or None
+        ``last.pt`` when resuming.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``resume`` without a ``last.pt``.
+    """
+    from dataclasses import replace
+
+    folder = Path(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = RunFiles(folder, folder / "last.pt", folder / "best.pt", folder / "log.jsonl")
+    state: dict[str, Any] | None = None
+    if resume:
+        if not files.last.exists():
+            raise FileNotFoundError(f"nothing to resume: {files.last} does not exist")
+        state = load_checkpoint(files.last)
+        config = config_from(config_type, state["config"])
+    if steps is not None:
+        config = replace(config, steps=int(steps))  # type: ignore[type-var]
+    return files, config, state
+
+
+def start_training(build: Callable[[], torch.nn.Module], config: OptimiserConfig,
+                   device: torch.device, *, seed: int, state: Mapping[str, Any] | None,
+                   init_from: Path | None = None,
+                   adapt: Callable[[dict[str, torch.Tensor], torch.nn.Module],
+                                   dict[str, torch.Tensor]] | None = None) -> Trainee:
+    """Build the network, its EMA, the AdamW optimiser and the generator, seeded by ``seed``;
+    then restore them from ``state`` (a resume) or load ``init_from`` into the network (a
+    fine-tuning start, passed through ``adapt(weights, model)`` when the recipe widens old
+    weights to a new input). The EMA starts as the network and takes no gradients.
+    Denormal floats are flushed (trained weights drive some activations there, and x86 CPUs
+    compute them about 8 times slower).
+    """
+    import torch
+
+    torch.set_flush_denormal(True)
+    torch.manual_seed(seed)
+    model = build().to(device)
+    ema = build().to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    rng = np.random.default_rng(seed)
+    run = RunState()
+    if state is not None:
+        run.step, run.elapsed, run.best_val = restore_state(state, model, ema, optimizer, rng)
+        run.last_val = dict(state.get("val") or {})
+    else:
+        if init_from is not None:
+            weights = initial_weights(Path(init_from))
+            model.load_state_dict(adapt(weights, model) if adapt is not None else weights)
+        ema.load_state_dict(model.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    return Trainee(model, ema, optimizer, rng, run, hardware(device))
+
+
+def make_logger(files: RunFiles, run: RunState, *, echo: bool
+                ) -> Callable[[dict[str, Any]], None]:
+    """``log(record)``: one line of the run's JSONL log, stamped with the current counters."""
+
+    def log(record: dict[str, Any]) -> None:
+        append_log(files.log, record, step=run.step, elapsed=run.elapsed, echo=echo)
+
+    return log
+
+
+def make_checkpointer(trainee: Trainee, config: Any, extra: Callable[[], Mapping[str, Any]]
+                      ) -> Callable[[Path], None]:
+    """``checkpoint(path)``: the resumable state (:func:`train_state`), the last validation
+    figures under ``val``, and the recipe's ``extra()`` keys (its data, for the export)."""
+
+    def checkpoint(path: Path) -> None:
+        run = trainee.run
+        save_checkpoint(path, {
+            **train_state(step=run.step, elapsed=run.elapsed, best_val=run.best_val,
+                          config=config, model=trainee.model, ema=trainee.ema,
+                          optimizer=trainee.optimizer, rng=trainee.rng,
+                          hardware=trainee.machine),
+            "val": run.last_val, **extra()})
+
+    return checkpoint
+
+
 # ---------------------------------------------------------------------------------- loop
 
 
@@ -259,27 +394,28 @@ def stop_reason(*, started: float, minutes: float | None, step: int, start_step:
     return None
 
 
-def train_loop(run: RunState, config: LoopConfig, next_loss: Callable[[], torch.Tensor], *,
-               model: torch.nn.Module, ema: torch.nn.Module,
-               optimizer: torch.optim.Optimizer,
+def train_loop(trainee: Trainee, config: LoopConfig, next_loss: Callable[[], torch.Tensor], *,
                validate: Callable[[torch.nn.Module], dict[str, float]], val_key: str,
                log: Callable[[dict[str, Any]], None], checkpoint: Callable[[Path], None],
-               last_path: Path, best_path: Path, minutes: float | None,
-               max_steps_this_run: int | None) -> dict[str, Any]:
+               files: RunFiles, minutes: float | None, max_steps_this_run: int | None
+               ) -> dict[str, Any]:
     """Train until ``config.steps``, the time limit or the step limit of this run.
 
-    Every step takes ``next_loss()`` (a fresh batch through ``model``) into
+    Every step takes ``next_loss()`` (a fresh batch through the trainee's model) into
     :func:`optimizer_step`; every ``log_every`` steps the mean loss is logged, every
     ``val_every`` steps (and at the end of the schedule) ``validate(ema)`` is logged and
-    ``best_path`` saved when ``val_key`` improved, every ``ckpt_every`` steps ``last_path``.
-    ``run`` is updated in place, so the recipe's ``log`` and ``checkpoint`` see the current
-    counters. On the way out ``last_path`` (and ``best_path`` if none was written) is saved.
+    ``files.best`` saved when ``val_key`` improved, every ``ckpt_every`` steps ``files.last``.
+    ``trainee.run`` is updated in place, so the recipe's ``log`` and ``checkpoint`` see the
+    current counters. On the way out ``files.last`` (and ``files.best`` if none was written)
+    is saved.
 
     Returns
     -------
     dict
         ``step``, ``loss`` (last logged), ``best_val``, ``elapsed_seconds``, ``stopped``.
     """
+    run, model, ema, optimizer = trainee.run, trainee.model, trainee.ema, trainee.optimizer
+    last_path, best_path = files.last, files.best
     start_step = run.step
     started = time.monotonic()
     window_loss, window_steps, window_start = 0.0, 0, time.monotonic()

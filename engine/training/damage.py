@@ -50,7 +50,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,19 +63,14 @@ from engine.training.cli import (
     run_main,
 )
 from engine.training.common import (
-    RunState,
-    append_log,
-    config_from,
-    hardware,
-    initial_weights,
     list_images,
-    load_checkpoint,
     load_images,
-    restore_state,
-    save_checkpoint,
+    make_checkpointer,
+    make_logger,
+    open_run,
     split_files,
+    start_training,
     train_loop,
-    train_state,
 )
 from engine.training.damage_batches import (
     DamageValidator,
@@ -272,55 +267,21 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     import torch
 
     config = CONFIGS[config] if isinstance(config, str) else config
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    files, config, state = open_run(run_dir, config, TrainConfig, resume=resume, steps=steps)
     device_t = torch.device(device)
-    torch.set_flush_denormal(True)  # denormal activations slow CPU convolutions ~8×
-    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
-
-    state: dict[str, Any] | None = None
-    if resume:
-        if not last_path.exists():
-            raise FileNotFoundError(f"nothing to resume: {last_path} does not exist")
-        state = load_checkpoint(last_path)
-        config = config_from(TrainConfig, state["config"])
-    if steps is not None:
-        config = replace(config, steps=int(steps))
 
     colour, colour_val, colour_names = _folder_images(data_dir, config.val_every_nth, 16)
     gray, gray_val, gray_names = _folder_images(gray_dir, config.val_every_nth, 16)
     validate = DamageValidator(colour_val + gray_val, config, device_t)
 
-    torch.manual_seed(seed)
-    model = build(config).to(device_t)
-    ema = build(config).to(device_t)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
-    rng = np.random.default_rng(seed)
-    run = RunState()
-    if state is not None:
-        run.step, run.elapsed, run.best_val = restore_state(state, model, ema, optimizer, rng)
-        run.last_val = dict(state.get("val") or {})
-    else:
-        if init_from is not None:
-            model.load_state_dict(widen_inputs(initial_weights(Path(init_from)), model))
-        ema.load_state_dict(model.state_dict())
-    for p in ema.parameters():
-        p.requires_grad_(False)
-    machine = hardware(device_t)
-
-    def log(record: dict[str, Any]) -> None:
-        append_log(log_path, record, step=run.step, elapsed=run.elapsed, echo=echo)
-
-    def checkpoint(path: Path) -> None:
-        save_checkpoint(path, {
-            **train_state(step=run.step, elapsed=run.elapsed, best_val=run.best_val,
-                          config=config, model=model, ema=ema, optimizer=optimizer, rng=rng,
-                          hardware=machine),
-            "data": str(data_dir), "gray_data": str(gray_dir) if gray_dir else "",
-            "train_images": len(colour), "train_gray_images": len(gray),
-            "val_images": colour_names + gray_names, "val": run.last_val,
-        })
+    trainee = start_training(lambda: build(config), config, device_t, seed=seed, state=state,
+                             init_from=init_from, adapt=widen_inputs)
+    model, run = trainee.model, trainee.run
+    log = make_logger(files, run, echo=echo)
+    checkpoint = make_checkpointer(trainee, config, lambda: {
+        "data": str(data_dir), "gray_data": str(gray_dir) if gray_dir else "",
+        "train_images": len(colour), "train_gray_images": len(gray),
+        "val_images": colour_names + gray_names})
 
     stream = batch_stream(colour, gray, config, workers, seed * 1_000_003 + run.step,
                            device_t) if workers > 0 else None
@@ -329,16 +290,15 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
         if stream is not None:
             images_t, labels_t = next(stream)
         else:
-            images, labels = make_batch(colour, gray, config, rng)
+            images, labels = make_batch(colour, gray, config, trainee.rng)
             images_t = torch.from_numpy(images).to(device_t)
             labels_t = torch.from_numpy(labels).to(device_t)
         return damage_loss(model(images_t), labels_t, config.dice_weight, config.pos_weight)
 
     try:
-        return train_loop(run, config, next_loss, model=model, ema=ema, optimizer=optimizer,
-                          validate=validate, val_key="val_f1", log=log,
-                          checkpoint=checkpoint, last_path=last_path, best_path=best_path,
-                          minutes=minutes, max_steps_this_run=max_steps_this_run)
+        return train_loop(trainee, config, next_loss, validate=validate, val_key="val_f1",
+                          log=log, checkpoint=checkpoint, files=files, minutes=minutes,
+                          max_steps_this_run=max_steps_this_run)
     finally:
         if stream is not None:
             stream.close()

@@ -50,7 +50,6 @@ import argparse
 import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,21 +63,18 @@ from engine.training.cli import (
     run_main,
 )
 from engine.training.common import (
-    RunState,
-    append_log,
     centre_crop,
     config_from,
-    hardware,
-    initial_weights,
     list_images,
     load_checkpoint,
     load_images,
+    make_checkpointer,
+    make_logger,
+    open_run,
     random_crop,
-    restore_state,
-    save_checkpoint,
     split_files,
+    start_training,
     train_loop,
-    train_state,
 )
 from engine.training.denoise_config import (
     CONFIGS,
@@ -272,61 +268,28 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     import torch
 
     config = CONFIGS[config] if isinstance(config, str) else config
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    files, config, state = open_run(run_dir, config, TrainConfig, resume=resume, steps=steps)
     device_t = torch.device(device)
-    torch.set_flush_denormal(True)  # denormal activations slow CPU convolutions ~8×
-    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
-
-    state: dict[str, Any] | None = None
-    if resume:
-        if not last_path.exists():
-            raise FileNotFoundError(f"nothing to resume: {last_path} does not exist")
-        state = load_checkpoint(last_path)
-        config = config_from(TrainConfig, state["config"])
-    if steps is not None:
-        config = replace(config, steps=int(steps))
 
     train_files, val_files = split_files(list_images(data_dir), config.val_every_nth)
     images = load_images(train_files, config.crop)
     validate = _Validator(load_images(val_files, 16), config.val_crop, device_t,
                           config.map_channels)
 
-    torch.manual_seed(seed)
-    model = _build(config).to(device_t)
-    ema = _build(config).to(device_t)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
-    rng = np.random.default_rng(seed)
-    run = RunState()
-    if state is not None:
-        run.step, run.elapsed, run.best_val = restore_state(state, model, ema, optimizer, rng)
-        run.last_val = dict(state.get("val") or {})
-    else:
-        if init_from is not None:
-            weights = initial_weights(Path(init_from))
-            if config.map_channels == 2:
-                from engine.ops.denoise.net import widen_noise_map
+    def widen(weights: dict[str, torch.Tensor], _model: torch.nn.Module
+              ) -> dict[str, torch.Tensor]:
+        from engine.ops.denoise.net import widen_noise_map
 
-                weights = widen_noise_map(weights)
-            model.load_state_dict(weights)
-        ema.load_state_dict(model.state_dict())
-    for p in ema.parameters():
-        p.requires_grad_(False)
+        return widen_noise_map(weights) if config.map_channels == 2 else weights
+
+    trainee = start_training(lambda: _build(config), config, device_t, seed=seed, state=state,
+                             init_from=init_from, adapt=widen)
+    model, rng, run = trainee.model, trainee.rng, trainee.run
     spec = NOISE_MIXES[config.noise]
-    machine = hardware(device_t)
-
-    def log(record: dict[str, Any]) -> None:
-        append_log(log_path, record, step=run.step, elapsed=run.elapsed, echo=echo)
-
-    def checkpoint(path: Path) -> None:
-        save_checkpoint(path, {
-            **train_state(step=run.step, elapsed=run.elapsed, best_val=run.best_val,
-                          config=config, model=model, ema=ema, optimizer=optimizer, rng=rng,
-                          hardware=machine),
-            "data": str(data_dir), "train_images": len(images),
-            "val_images": [p.name for p in val_files], "val": run.last_val,
-        })
+    log = make_logger(files, run, echo=echo)
+    checkpoint = make_checkpointer(trainee, config, lambda: {
+        "data": str(data_dir), "train_images": len(images),
+        "val_images": [p.name for p in val_files]})
 
     stream = _batch_stream(images, config, spec, workers, seed * 1_000_003 + run.step,
                            device_t) if workers > 0 else None
@@ -342,9 +305,8 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
         return _charbonnier(model(noisy_t, map_t), clean_t)
 
     try:
-        return train_loop(run, config, next_loss, model=model, ema=ema, optimizer=optimizer,
-                          validate=validate, val_key="val_psnr_25", log=log,
-                          checkpoint=checkpoint, last_path=last_path, best_path=best_path,
+        return train_loop(trainee, config, next_loss, validate=validate,
+                          val_key="val_psnr_25", log=log, checkpoint=checkpoint, files=files,
                           minutes=minutes, max_steps_this_run=max_steps_this_run)
     finally:
         if stream is not None:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,20 +60,16 @@ from engine.training.cli import (
     run_main,
 )
 from engine.training.common import (
-    RunState,
-    append_log,
     centre_crop,
-    config_from,
-    hardware,
     list_images,
-    load_checkpoint,
     load_images,
+    make_checkpointer,
+    make_logger,
+    open_run,
     random_crop,
-    restore_state,
-    save_checkpoint,
     split_files,
+    start_training,
     train_loop,
-    train_state,
 )
 from engine.training.export import export_run
 from engine.training.hole_masks import random_mask
@@ -296,19 +292,8 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     import torch
 
     config = CONFIGS[config] if isinstance(config, str) else config
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    files, config, state = open_run(run_dir, config, TrainConfig, resume=resume, steps=steps)
     device_t = torch.device(device)
-    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
-
-    state: dict[str, Any] | None = None
-    if resume:
-        if not last_path.exists():
-            raise FileNotFoundError(f"nothing to resume: {last_path} does not exist")
-        state = load_checkpoint(last_path)
-        config = config_from(TrainConfig, state["config"])
-    if steps is not None:
-        config = replace(config, steps=int(steps))
 
     train_files, val_files = split_files(list_images(data_dir), config.val_every_nth)
     photos = load_images(train_files, config.crop)
@@ -317,49 +302,24 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
         textures = load_images(list_images(texture_dir), config.crop)
     validate = _Validator(load_images(val_files, 16), config.val_crop, device_t)
 
-    torch.manual_seed(seed)
-    model = _build(config).to(device_t)
-    ema = _build(config).to(device_t)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
-    rng = np.random.default_rng(seed)
-    run = RunState()
-    baseline: dict[str, float] = {}
-    if state is not None:
-        run.step, run.elapsed, run.best_val = restore_state(state, model, ema, optimizer, rng)
-        run.last_val = dict(state.get("val") or {})
-        baseline = dict(state.get("baseline") or {})
-    else:
-        ema.load_state_dict(model.state_dict())
-    for p in ema.parameters():
-        p.requires_grad_(False)
-    machine = hardware(device_t)
-
-    def log(record: dict[str, Any]) -> None:
-        append_log(log_path, record, step=run.step, elapsed=run.elapsed, echo=echo)
-
+    trainee = start_training(lambda: _build(config), config, device_t, seed=seed, state=state)
+    model, rng = trainee.model, trainee.rng
+    baseline: dict[str, float] = dict((state or {}).get("baseline") or {})
+    log = make_logger(files, trainee.run, echo=echo)
     if not baseline:
         baseline = validate.telea()
         log({"baseline": baseline})
-
-    def checkpoint(path: Path) -> None:
-        save_checkpoint(path, {
-            **train_state(step=run.step, elapsed=run.elapsed, best_val=run.best_val,
-                          config=config, model=model, ema=ema, optimizer=optimizer, rng=rng,
-                          hardware=machine),
-            "data": str(data_dir), "train_images": len(photos),
-            "textures": len(textures), "val_images": [p.name for p in val_files],
-            "val": run.last_val, "baseline": baseline,
-        })
+    checkpoint = make_checkpointer(trainee, config, lambda: {
+        "data": str(data_dir), "train_images": len(photos), "textures": len(textures),
+        "val_images": [p.name for p in val_files], "baseline": baseline})
 
     def next_loss() -> torch.Tensor:
         images, holes = make_batch(photos, textures, config, rng)
         target, hole = to_tensor_batch(images, device_t), to_tensor_batch(holes, device_t)
         return inpaint_loss(model(target * (1 - hole), hole), target, hole, config)
 
-    return train_loop(run, config, next_loss, model=model, ema=ema, optimizer=optimizer,
-                      validate=validate, val_key="val_psnr", log=log, checkpoint=checkpoint,
-                      last_path=last_path, best_path=best_path, minutes=minutes,
+    return train_loop(trainee, config, next_loss, validate=validate, val_key="val_psnr",
+                      log=log, checkpoint=checkpoint, files=files, minutes=minutes,
                       max_steps_this_run=max_steps_this_run)
 
 
