@@ -9,7 +9,8 @@ set. Every fifth marked photo is held out to choose the default sensitivity.
 1. Windows: each marked face is cut ``PER_FACE`` times as a 32×32 window (with a 1 px frame
    for its gradients) of the equalised luma (:func:`engine.ops.privacy.faces.detection_plane`),
    shifted, scaled, turned a little and mirrored at random, with random gamma, contrast, blur
-   and noise; negatives are random windows of every size from the photos without people, and
+   and noise (a photo stored on its side is first turned upright, as ``turns`` in the file
+   says); negatives are random windows of every size from the photos without people, and
    windows of the marked photos that overlap no face by more than a little (half faces, faces
    at the wrong scale). Each window becomes its HOG features
    (:mod:`engine.ops.privacy.facemodel`).
@@ -61,10 +62,17 @@ LR = 1e-2
 WEIGHT_DECAY = 1e-4
 
 
-def _load(data: Path, name: str) -> tuple[np.ndarray, float]:
+def _photo(data: Path, name: str, turns: dict[str, int]) -> np.ndarray:
+    """A marked photo as float, turned upright: ``turns[name]`` quarter turns counter-clockwise
+    (portraits stored on their side; their boxes are marked on the upright photo)."""
     image = to_float(io.load(data / name).pixels)
-    return detection_plane(image[:, :, :3] if image.shape[2] >= 3 else image[:, :, :1],
-                           MAX_SIDE)
+    image = image[:, :, :3] if image.shape[2] >= 3 else image[:, :, :1]
+    return np.ascontiguousarray(np.rot90(image, turns.get(name, 0)))
+
+
+def _load(data: Path, name: str, turns: dict[str, int] | None = None
+          ) -> tuple[np.ndarray, float]:
+    return detection_plane(_photo(data, name, turns or {}), MAX_SIDE)
 
 
 def _window(plane: np.ndarray, cx: float, cy: float, side: float, angle: float,
@@ -191,8 +199,8 @@ def _hard_negatives(model: Any, planes: list[np.ndarray], threshold: float, cap:
 
 
 def held_out_scores(net: Any, data: Path, held_out: dict[str, list[list[float]]],
-                    sensitivities: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
-                    ) -> dict[str, dict[str, float]]:
+                    sensitivities: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7),
+                    turns: dict[str, int] | None = None) -> dict[str, dict[str, float]]:
     """Faces matched (IoU ≥ 0.3), boxes found and recall on the held-out marked images, per
     sensitivity."""
     from engine.ops.privacy.facemodel import score_plane
@@ -200,7 +208,7 @@ def held_out_scores(net: Any, data: Path, held_out: dict[str, list[list[float]]]
     def scorer(plane: np.ndarray) -> np.ndarray:
         return score_plane(net, plane)
 
-    images = {name: to_float(io.load(data / name).pixels)[:, :, :3] for name in held_out}
+    images = {name: _photo(data, name, turns or {}) for name in held_out}
     table = {}
     for sensitivity in sensitivities:
         hits = found = truth = 0
@@ -226,13 +234,14 @@ def train(data: Path, run_dir: Path, *, annotations: Path = ANNOTATIONS, seed: i
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     marked = json.loads(annotations.read_text())
+    turns = marked.get("turns", {})
     names = sorted(marked["faces"])
     held_out = {n: marked["faces"][n] for n in names[4::5]}
     training = {n: marked["faces"][n] for n in names if n not in held_out}
     positives: list[np.ndarray] = []
     negatives: list[np.ndarray] = []
     for name, boxes in training.items():
-        plane, scale = _load(data, name)
+        plane, scale = _load(data, name, turns)
         scaled = [[v * scale for v in box] for box in boxes]
         positives += _positives(plane, scaled, rng)
         negatives += _negatives(plane, scaled, NEGATIVES_PER_IMAGE, rng)
@@ -260,7 +269,7 @@ def train(data: Path, run_dir: Path, *, annotations: Path = ANNOTATIONS, seed: i
         "held_out_images": len(held_out), "negative_images": len(empty),
         "positive_windows": len(pos), "negative_windows": len(neg), "hard_negatives": rounds,
         "minutes": round((time.monotonic() - started) / 60, 1), "log": log,
-        "held_out": held_out_scores(net, data, held_out),
+        "held_out": held_out_scores(net, data, held_out, turns=turns),
         "parameters": sum(int(p.numel()) for p in net.parameters()), "hidden": hidden,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -284,10 +293,12 @@ def export(run_dir: Path, out_dir: Path | None, data: Path) -> dict[str, Any]:
     summary = json.loads((run_dir / "summary.json").read_text())
     entry_model = FaceTemplate(summary.get("hidden", 0))
     entry_model.load_state_dict(load_file(str(run_dir / f"{MODEL_NAME}.safetensors")))
-    marked = json.loads(ANNOTATIONS.read_text())["faces"]
+    annotations = json.loads(ANNOTATIONS.read_text())
+    marked = annotations["faces"]
     # Measured again here: the sensitivity scale may have been set after training.
     held_out = {n: marked[n] for n in sorted(marked)[4::5]}
-    summary["held_out"] = held_out_scores(entry_model.eval(), data, held_out)
+    summary["held_out"] = held_out_scores(entry_model.eval(), data, held_out,
+                                          turns=annotations.get("turns", {}))
     entry = {
         "file": target.name, "sha256": sha256_file(target), "architecture": ARCHITECTURE,
         "config": {"hidden": summary.get("hidden", 0)},
@@ -299,8 +310,10 @@ def export(run_dir: Path, out_dir: Path | None, data: Path) -> dict[str, Any]:
                           "(engine/training/data/faces_train.json)"),
         "recipe": "engine/training/faces.py", "train_minutes": summary["minutes"],
         "held_out": summary["held_out"],
-        "held_out_note": "every fifth marked photo (6 photos, 7 faces), never trained on; "
-                         "found = boxes proposed, matched = marked faces hit at IoU >= 0.3",
+        "held_out_note": (f"every fifth marked photo ({len(held_out)} photos, "
+                          f"{sum(len(b) for b in held_out.values())} faces), never trained "
+                          "on; found = boxes proposed, matched = marked faces hit at "
+                          "IoU >= 0.3"),
     }
     merge_manifest_entry(out_dir, MODEL_NAME, entry)
     return entry

@@ -55,3 +55,19 @@ def test_training_annotations_are_names_and_boxes_only():
                              "faces_eval.json").read_text())
     assert not set(data["faces"]) & set(evaluation["faces"])
     assert not set(data["negatives"]) & set(evaluation["faces"])
+    assert not set(data["faces"]) & set(data["negatives"])
+    # Photos stored on their side are marked upright: a quarter-turn count for marked photos.
+    assert set(data["turns"]) <= set(data["faces"])
+    assert all(turn in (1, 2, 3) for turn in data["turns"].values())
+
+
+def test_a_photo_on_its_side_is_turned_upright_before_its_boxes_are_read(tmp_path):
+    import cv2
+
+    pixels = np.zeros((30, 50, 3), np.uint8)
+    pixels[:, :10] = 255  # a white band along the left edge
+    cv2.imwrite(str(tmp_path / "side.png"), pixels)
+    upright = faces._photo(tmp_path, "side.png", {"side.png": 1})
+    assert upright.shape == (50, 30, 3)
+    assert upright[-10:].min() == 1.0 and upright[:-10].max() == 0.0  # left edge → bottom
+    assert faces._photo(tmp_path, "side.png", {}).shape == (30, 50, 3)
