@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QScrollArea, QWidget
 
 from desktop import dialogs, settings
 from desktop.actions import build_actions
@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
                 ("history", "History", self.history_panel, Qt.DockWidgetArea.LeftDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{name}")
-            dock.setWidget(widget)
+            dock.setWidget(_scrolling(widget) if name == "ops" else widget)
             self.addDockWidget(area, dock)
             self.panels_menu.addAction(dock.toggleViewAction())
             self.docks[name] = dock
@@ -317,6 +317,17 @@ class MainWindow(QMainWindow):
         self.autosave.stop()
         settings.set_value("window/geometry", self.saveGeometry())
         settings.set_value("window/state", self.saveState())
+
+
+def _scrolling(panel: QWidget) -> QScrollArea:
+    """``panel`` in a scroll area that fills the dock: a window too short for the whole panel
+    (a small laptop screen) scrolls it instead of squeezing its rows over each other."""
+    area = QScrollArea()
+    area.setObjectName(f"{panel.objectName() or 'panel'}_scroll")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(panel)
+    return area
 
 
 def new_window(**kwargs) -> MainWindow:

@@ -73,3 +73,21 @@ def test_inpaint_starts_on_the_same_default_method_as_the_command_line(qtbot):
     panel.select_op("inpaint")
     assert panel.form.values()["method"] == DEFAULT_METHOD == "auto"
     assert "'auto' (the default)" in panel.description.text()
+
+
+def test_a_short_window_scrolls_the_ops_panel_instead_of_squeezing_its_rows(qtbot, window):
+    window.resize(640, 560)
+    panel = window.ops_panel
+    panel.combo.setCurrentIndex(panel.combo.findData("texture_gan"))  # one of the longest forms
+    qtbot.wait(50)
+    # Below its minimum height a layout lays its rows over each other; in the dock's scroll
+    # area the panel keeps its minimum and the area scrolls.
+    assert panel.height() >= panel.minimumSizeHint().height()
+    scroll = panel.parentWidget().parentWidget()
+    assert scroll.objectName().endswith("_scroll")
+    assert scroll.verticalScrollBar().maximum() > 0
+    window.resize(1400, 1000)
+    qtbot.wait(50)
+    panel.combo.setCurrentIndex(panel.combo.findData("median"))
+    qtbot.wait(50)
+    assert scroll.verticalScrollBar().maximum() == 0  # a tall window shows it whole
