@@ -9,7 +9,8 @@ as one undoable edit; extra result images become hidden layers.
 
 An op that generates a new image (``Op.generates``: texture synthesis, upscaling) may return
 another size than its source. Such a result is not a layer of this document: it becomes a new,
-unsaved document of its own ("Texture GAN result", holding the recipe), announced through
+unsaved document of its own ("Texture GAN result", holding the recipe; an upscaled photo keeps
+its source's transparency, resampled to the new size), announced through
 :attr:`OpController.document_generated` for the window to show. A generated result of the
 source's size (filling the mask) lands as a layer like any other.
 
@@ -39,7 +40,9 @@ from desktop.step_results import add_extra_layers
 from desktop.widgets.ops_panel import PREVIEW_SIDE, OpsPanel
 from engine.core.masks import mask_bbox
 from engine.core.params import resolve_params
+from engine.core.pixels import from_float, join_alpha, to_float
 from engine.core.recipe import Recipe
+from engine.core.resample import resize_plane
 from engine.ops import get_op
 
 __all__ = ["OpController"]
@@ -259,7 +262,15 @@ class OpController(QObject):
             int(rect[1].start), int(rect[0].start), int(rect[1].stop), int(rect[0].stop)]
         doc = Document.from_float(result.image, name=title, bit_depth=source_doc.bit_depth,
                                   recipe=recipe, title=f"{title} result")
-        doc.layers[0].source_id = job.context["source"].id
+        source: Layer = job.context["source"]
+        alpha = source.alpha()
+        if alpha is not None and result.info.get("resampled"):
+            # An enlarged photo keeps its transparency, resampled with it (a generated
+            # texture has none of its own).
+            layer = doc.layers[0]
+            layer.pixels = join_alpha(layer.pixels, resize_plane(
+                from_float(to_float(alpha), layer.pixels.dtype), result.image.shape[:2]))
+        doc.layers[0].source_id = source.id
         doc.icc_profile = source_doc.icc_profile  # the same colour space as its sample
         add_extra_layers(doc, doc.layers[0], result.layers, title)
         doc.mark_unsaved()  # nothing on disk holds it yet

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from engine import io
@@ -20,6 +19,7 @@ from engine.batch.plan import FileJob
 from engine.core.pixels import from_float, join_alpha, split_alpha, to_float
 from engine.core.progress import CancelToken, Progress, null_progress, sub_range
 from engine.core.recipe import Recipe
+from engine.core.resample import resize_plane
 from engine.ops.pipeline import RecipeResult, run_recipe
 from engine.ops.registry import OpError, get_op
 
@@ -72,9 +72,7 @@ def _alpha_for(alpha: np.ndarray | None, result: RecipeResult) -> np.ndarray | N
         return alpha
     if not any(step.result.info.get("resampled") for step in result.steps):
         return None  # a generated image of another size has no alpha of its own
-    h, w = result.image.shape[:2]
-    resized = cv2.resize(alpha[:, :, 0], (w, h), interpolation=cv2.INTER_LANCZOS4)
-    return resized.reshape(h, w, 1)
+    return resize_plane(alpha, result.image.shape[:2])
 
 
 def process_file(job: FileJob, recipe: Recipe, *, masks: MaskCache | None = None,

@@ -60,6 +60,7 @@ SUITES: dict[str, Suite] = {
     "privacy": Suite("engine.bench.privacy:suite", "engine.bench.privacy:add_suite_arguments"),
     "restore": Suite("engine.bench.restore:suite", "engine.bench.restore:add_suite_arguments"),
     "texture": Suite("engine.bench.texture:suite", "engine.bench.texture:add_suite_arguments"),
+    "upscale": Suite("engine.bench.upscale:suite", "engine.bench.upscale:add_suite_arguments"),
 }
 
 

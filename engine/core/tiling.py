@@ -1,7 +1,9 @@
 """Tiled processing with overlapping tiles and feathered blending.
 
 Networks see one tile at a time, so peak memory is set by the tile size, not by the image.
-Neighbouring tiles overlap and are blended with linear ramps, so no seam shows. On an
+Neighbouring tiles overlap and are blended with linear ramps, so no seam shows. A network
+that enlarges (an upscaler) returns tiles ``scale`` times larger; they are placed and blended on
+an output ``scale`` times the input's size. On an
 accelerator out-of-memory error the tile size is halved, and below ``min_tile`` the work moves
 to the CPU (:class:`engine.core.device.Fallback`); the returned info says which fallbacks were
 taken.
@@ -67,10 +69,14 @@ def tile_weights(rows: slice, cols: slice, shape: tuple[int, int], overlap: int)
     return (wy[:, None] * wx[None, :])[:, :, None]
 
 
+def _scaled(part: slice, scale: int) -> slice:
+    return slice(part.start * scale, part.stop * scale)
+
+
 def process_tiled(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], *,
                   tile: int = 512, overlap: int = 32, out_channels: int | None = None,
-                  progress: Progress = null_progress, cancel: CancelToken | None = None
-                  ) -> np.ndarray:
+                  scale: int = 1, progress: Progress = null_progress,
+                  cancel: CancelToken | None = None) -> np.ndarray:
     """Apply ``fn`` (tile → same-size tile) over ``image`` in overlapping, blended tiles.
 
     Parameters
@@ -78,27 +84,35 @@ def process_tiled(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], *,
     image : ndarray, float32 H×W×C
         Input; not modified.
     fn : callable
-        Maps a float32 ``h×w×C`` tile to a float32 ``h×w×out_channels`` tile.
+        Maps a float32 ``h×w×C`` tile to a float32 ``(scale·h)×(scale·w)×out_channels`` tile.
     tile, overlap : int
-        Tile edge and overlap in pixels.
+        Tile edge and overlap in input pixels.
     out_channels : int, optional
         Channels of ``fn``'s output; defaults to the input's.
+    scale : int
+        How many times larger than its tile ``fn``'s output is (1: the same size).
     progress, cancel
         Reported and checked once per tile.
+
+    Returns
+    -------
+    ndarray, float32 (scale·H)×(scale·W)×out_channels
     """
     cancel = cancel or CancelToken()
     h, w, c = image.shape
-    out = np.zeros((h, w, out_channels or c), dtype=np.float32)
-    total = np.zeros((h, w, 1), dtype=np.float32)
+    size = (h * scale, w * scale)
+    out = np.zeros((*size, out_channels or c), dtype=np.float32)
+    total = np.zeros((*size, 1), dtype=np.float32)
     tiles = list(iter_tiles(h, w, tile, overlap))
     for index, (rows, cols) in enumerate(tiles):
         cancel.raise_if_cancelled()
         result = fn(image[rows, cols])
-        weights = tile_weights(rows, cols, (h, w), overlap)
+        rows, cols = _scaled(rows, scale), _scaled(cols, scale)
+        weights = tile_weights(rows, cols, size, overlap * scale)
         out[rows, cols] += result * weights
         total[rows, cols] += weights
         progress((index + 1) / len(tiles), f"tile {index + 1} of {len(tiles)}")
-    return out / total
+    return np.divide(out, total, out=out)  # in place: an enlarged output can be gigabytes
 
 
 def _pad_to_multiple(tensor: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
@@ -116,7 +130,8 @@ def _pad_to_multiple(tensor: torch.Tensor, multiple: int) -> tuple[torch.Tensor,
 def run_tiled_torch(image: np.ndarray, forward: Callable[[torch.Tensor], torch.Tensor], *,
                     device: str | torch.device, tile: int = 512, overlap: int = 32,
                     multiple: int = 8, half: bool = False, min_tile: int = 128,
-                    out_channels: int | None = None, progress: Progress = null_progress,
+                    out_channels: int | None = None, scale: int = 1,
+                    progress: Progress = null_progress,
                     cancel: CancelToken | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Run a network over ``image`` tile by tile, with the out-of-memory fallbacks.
 
@@ -126,17 +141,19 @@ def run_tiled_torch(image: np.ndarray, forward: Callable[[torch.Tensor], torch.T
         Input in [0, 1].
     forward : callable
         Takes a ``1×C×h×w`` tensor on the device (h, w multiples of ``multiple``) and returns
-        ``1×C'×h×w``. Called under ``torch.inference_mode``.
+        ``1×C'×(scale·h)×(scale·w)``. Called under ``torch.inference_mode``.
     device : str or torch.device
         Where to run first.
     tile, overlap, multiple, min_tile : int
         Tile edge, overlap, size multiple the network needs, smallest tile before the CPU.
     half : bool
         Run in float16 (on an accelerator; the CPU always runs float32).
+    scale : int
+        How many times ``forward`` enlarges (1: same size).
 
     Returns
     -------
-    result : ndarray, float32 H×W×C'
+    result : ndarray, float32 (scale·H)×(scale·W)×C'
     info : dict
         ``tile``, ``device`` and ``fallbacks`` (:meth:`engine.core.device.Fallback.info`).
     """
@@ -152,11 +169,12 @@ def run_tiled_torch(image: np.ndarray, forward: Callable[[torch.Tensor], torch.T
         def one_tile(part: np.ndarray) -> np.ndarray:
             tensor, h, w = _pad_to_multiple(to_tensor(part, where.device, dtype), multiple)
             with torch.inference_mode():
-                output = forward(tensor)[..., :h, :w]
+                output = forward(tensor)[..., :h * scale, :w * scale]
             return from_tensor(output)
 
         return process_tiled(image, one_tile, tile=where.tile, overlap=lap,
-                             out_channels=out_channels, progress=progress, cancel=cancel)
+                             out_channels=out_channels, scale=scale, progress=progress,
+                             cancel=cancel)
 
     fallback = Fallback(device, tile=tile, min_tile=min_tile)
     result = fallback.run(attempt)

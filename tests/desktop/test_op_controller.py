@@ -196,3 +196,28 @@ def test_preview_is_off_for_ops_that_make_a_new_image(qtbot):
     assert not panel.preview_button.isEnabled()
     panel.select_op("denoise")
     assert panel.preview_button.isEnabled()
+
+
+def test_an_upscaled_photo_opens_as_a_new_document_at_its_size_with_its_alpha(qtbot):
+    session = Session()
+    runner = JobRunner()
+    panel = OpsPanel()
+    qtbot.addWidget(panel)
+    controller = OpController(session, runner, panel)
+    opened = []
+    controller.document_generated.connect(opened.append)
+    alpha = np.zeros((24, 32, 1), np.uint8)
+    alpha[6:18, 8:24] = 255
+    doc = Document([Layer(np.concatenate([striped(), alpha], axis=2), name="Original")])
+    session.set_document(doc)
+    try:
+        assert controller.run("upscale", {"scale": 2}) is not None
+        qtbot.waitUntil(lambda: bool(opened), timeout=20_000)
+    finally:
+        runner.shutdown()
+    big = opened[0]
+    assert big.shape == (48, 64) and len(doc.layers) == 1  # the original is left as it was
+    layer = big.layers[0]
+    assert layer.has_alpha and layer.source_id == doc.layers[0].id
+    assert layer.alpha()[24, 32, 0] == 255 and layer.alpha()[2, 2, 0] == 0
+    assert layer.recipe["op"] == "upscale" and layer.recipe["params"]["scale"] == 2

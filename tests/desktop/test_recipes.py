@@ -197,10 +197,11 @@ def test_recipes_menu_and_panel_offer_the_shipped_restore(qtbot, window, tmp_pat
     menus = {item.text(): item.menu() for item in window.menuBar().actions()}
     recipes_menu = menus["&Recipes"]
     texts = [a.text() for a in recipes_menu.actions() if a.text()]
-    assert texts == ["Restore old photo", "Run recipe &file…"]
+    assert texts == ["Restore old photo", "Upscale photo", "Run recipe &file…"]
     combo = window.ops_panel.recipe_combo
-    assert combo.itemText(0) == "Restore old photo"
+    assert combo.itemText(0) == "Restore old photo"  # the archive's recipe comes first
     assert "Find damage" in combo.itemData(0, Qt.ItemDataRole.ToolTipRole)
+    assert "Upscale" in combo.itemData(1, Qt.ItemDataRole.ToolTipRole)
     assert not action.isEnabled()  # no document yet
     bad = tmp_path / "bad.json"
     bad.write_text("{not json", encoding="utf-8")

@@ -307,6 +307,29 @@ def test_a_generated_image_of_another_size_from_an_rgba_source(tmp_path):
     assert load(target).pixels.shape == (80, 96, 3)
 
 
+def test_upscaling_a_sixteen_bit_rgba_photo_keeps_depth_and_enlarges_alpha(tmp_path):
+    colour = _photo(40, 48, dtype=np.uint16)
+    alpha = np.zeros((40, 48, 1), np.uint16)
+    alpha[8:32, 12:36] = 65535
+    source = _write(tmp_path / "deep.png", np.concatenate([colour, alpha], axis=2))
+    target = tmp_path / "big.png"
+    assert main(["run", "upscale", str(source), "-o", str(target), "--quiet",
+                 "--set", "scale=3"]) == 0
+    loaded = load(target)
+    assert loaded.pixels.shape == (120, 144, 4) and loaded.pixels.dtype == np.uint16
+    assert loaded.pixels[60, 72, 3] == 65535 and loaded.pixels[5, 5, 3] == 0
+
+
+def test_the_upscale_recipe_denoises_then_doubles_the_size(tmp_path):
+    noisy = np.clip(to_float(_photo(40, 56)) + np.random.default_rng(3).normal(
+        0, 0.08, (40, 56, 3)), 0, 1).astype(np.float32)
+    source = _write(tmp_path / "small.png", from_float(noisy))
+    target = tmp_path / "large.png"
+    assert main(["run", "--recipe", "upscale-photo", str(source), "-o", str(target),
+                 "--quiet"]) == 0
+    assert load(target).pixels.shape == (80, 112, 3)
+
+
 def test_icc_profile_and_exif_are_kept(tmp_path):
     from PIL import Image, ImageCms
 

@@ -48,3 +48,24 @@ def test_cancel_is_checked_per_tile():
     with pytest.raises(Cancelled):
         process_tiled(np.zeros((64, 64, 1), np.float32), lambda t: t, tile=32, overlap=8,
                       cancel=token)
+
+
+def test_an_enlarging_function_is_placed_and_blended_on_the_larger_canvas():
+    image = np.random.default_rng(4).random((150, 203, 3), dtype=np.float32)
+
+    def nearest(tile: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(tile, 3, axis=0), 3, axis=1)
+
+    out = process_tiled(image, nearest, tile=64, overlap=16, scale=3)
+    assert out.shape == (450, 609, 3)
+    assert np.abs(out - nearest(image)).max() < 1e-6
+
+
+def test_an_enlarging_network_runs_tiled_with_the_output_scale():
+    image = np.random.default_rng(5).random((100, 90, 1), dtype=np.float32)
+    shuffle = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 1, bias=False), torch.nn.PixelShuffle(2))
+    torch.nn.init.constant_(shuffle[0].weight, 1.0)
+    out, _ = run_tiled_torch(image, shuffle, device="cpu", tile=48, overlap=12, multiple=1,
+                             scale=2)
+    assert out.shape == (200, 180, 1)
+    assert np.abs(out - np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)).max() < 1e-6
