@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self.session.document_changed.connect(self._show_document)
         self.session.message.connect(self.status.showMessage)
         self.ops.document_generated.connect(self._show_generated)
+        self.recipes.document_generated.connect(self._show_generated)
         self.ops.panel_wanted.connect(self.show_ops_panel)
         self.view.zoom_changed.connect(self.status.set_zoom)
         self.view.cursor_moved.connect(self.status.set_cursor)

@@ -36,13 +36,11 @@ from desktop.document.document import Document
 from desktop.document.layer import Layer
 from desktop.jobs import Job, JobRunner
 from desktop.session import Session
-from desktop.step_results import add_extra_layers
+from desktop.step_results import add_extra_layers, resized_document
 from desktop.widgets.ops_panel import PREVIEW_SIDE, OpsPanel
 from engine.core.masks import mask_bbox
 from engine.core.params import resolve_params
-from engine.core.pixels import from_float, join_alpha, to_float
 from engine.core.recipe import Recipe
-from engine.core.resample import resize_plane
 from engine.ops import get_op
 
 __all__ = ["OpController"]
@@ -260,20 +258,11 @@ class OpController(QObject):
         # layer's recipe records what confined it.
         recipe["mask_bbox"] = None if rect is None else [
             int(rect[1].start), int(rect[0].start), int(rect[1].stop), int(rect[0].stop)]
-        doc = Document.from_float(result.image, name=title, bit_depth=source_doc.bit_depth,
-                                  recipe=recipe, title=f"{title} result")
-        source: Layer = job.context["source"]
-        alpha = source.alpha()
-        if alpha is not None and result.info.get("resampled"):
-            # An enlarged photo keeps its transparency, resampled with it (a generated
-            # texture has none of its own).
-            layer = doc.layers[0]
-            layer.pixels = join_alpha(layer.pixels, resize_plane(
-                from_float(to_float(alpha), layer.pixels.dtype), result.image.shape[:2]))
-        doc.layers[0].source_id = source.id
-        doc.icc_profile = source_doc.icc_profile  # the same colour space as its sample
+        doc = resized_document(result.image, source_doc=source_doc, source=job.context["source"],
+                               title=title, recipe=recipe,
+                               resampled=bool(result.info.get("resampled")))
         add_extra_layers(doc, doc.layers[0], result.layers, title)
-        doc.mark_unsaved()  # nothing on disk holds it yet
+        doc.mark_unsaved()
         return doc
 
     def _failed(self, message: str, job: Job) -> None:

@@ -15,13 +15,13 @@ import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop import dialogs, settings
 from desktop.jobs import Job, JobRunner, RecipeRun, op_title
 from desktop.session import Session
-from desktop.step_results import RecipeSummary, add_recipe_results
+from desktop.step_results import RecipeSummary, add_recipe_results, resized_document
 from desktop.widgets.ops_panel import OpsPanel
 from engine.core.recipe import Recipe, RecipeError, load_recipe, shipped_recipes
 from engine.ops.pipeline import check_recipe
@@ -64,10 +64,11 @@ def describe_summary(title: str, summary: RecipeSummary, seconds: float | None) 
                      f"H hides it; brush it{redo})")
     if summary.skipped:
         parts.append("skipped " + "; ".join(summary.skipped))
-    if summary.left_out:
-        parts.append("not added: " + "; ".join(summary.left_out))
+    if summary.new_image is not None:
+        height, width = summary.new_image.shape[:2]
+        parts.append(f"the {width}×{height} result opens as a new document")
     parts.extend(summary.notes)
-    if not summary.layers and not summary.mask_from:
+    if not summary.layers and not summary.mask_from and summary.new_image is None:
         parts.append("nothing changed")
     return text + (": " + "; ".join(parts) if parts else "")
 
@@ -85,7 +86,15 @@ class RecipeController(QObject):
         Shows the progress and the Cancel button; its recipe row asks for runs.
     parent : QWidget, optional
         The window the dialogs belong to.
+
+    Signals
+    -------
+    document_generated(object) : the recipe ended with an image of another size (it
+        upscaled), as a new :class:`~desktop.document.document.Document` holding the recipe;
+        show it as a document of its own.
     """
+
+    document_generated = Signal(object)
 
     def __init__(self, session: Session, runner: JobRunner, panel: OpsPanel,
                  parent: QWidget | None = None) -> None:
@@ -170,9 +179,21 @@ class RecipeController(QObject):
             self.panel.set_busy(False, "")
             dialogs.show_error(self._owner, f"{title}: results not added", str(error))
             return
+        generated = None
+        if summary.new_image is not None:
+            try:
+                generated = resized_document(
+                    summary.new_image, source_doc=doc, source=job.context["source"],
+                    title=title, recipe=job.recipe.to_dict(), resampled=summary.resampled)
+            except (ValueError, MemoryError) as error:
+                dialogs.show_error(self._owner, f"{title}: the new image was not made",
+                                   str(error))
+                summary.new_image = None
         note = describe_summary(title, summary, seconds)
         self.panel.set_busy(False, note)
         self.session.show_message(note, 12000)
+        if generated is not None:
+            self.document_generated.emit(generated)
         if run.error:
             dialogs.show_error(self._owner, f"{title} stopped", f"{run.error}\n\nThe steps "
                                "before it were kept.")

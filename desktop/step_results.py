@@ -8,7 +8,9 @@ previous step's layer, or the layer the recipe ran on), so "Run again" works on 
 images of a step (a detector's map of what it found) go on top, hidden. Everything
 lands in one undo step named after the recipe; each layer can still be hidden or deleted on its
 own. Steps that did nothing (a detector found nothing, so the inpainting had no mask) are listed
-in the summary, not added.
+in the summary, not added. A recipe whose last image has another size than the document (it
+ends by upscaling) gives that image back in the summary, for the controller to open as a new
+document (:func:`resized_document`); the steps before it still land as layers.
 
 No Qt here: the controllers call these functions when a job's result arrives.
 """
@@ -24,11 +26,12 @@ import numpy as np
 from desktop.document.document import Document
 from desktop.document.layer import Layer
 from engine.core.params import resolve_params
-from engine.core.pixels import from_float
+from engine.core.pixels import from_float, join_alpha, to_float
 from engine.core.recipe import Recipe
+from engine.core.resample import resize_plane
 from engine.ops import get_op
 
-__all__ = ["RecipeSummary", "add_extra_layers", "add_recipe_results"]
+__all__ = ["RecipeSummary", "add_extra_layers", "add_recipe_results", "resized_document"]
 
 
 @dataclass
@@ -43,8 +46,11 @@ class RecipeSummary:
     """Name of the first layer made on that mask (the one to run again after brushing it)."""
     skipped: list[str] = field(default_factory=list)
     """"Inpaint: its mask is empty …" for each step that did not run."""
-    left_out: list[str] = field(default_factory=list)
-    """Steps whose image could not be a layer of this document (another size)."""
+    new_image: np.ndarray | None = None
+    """The run's last image when it has another size than the document (an upscale): it is
+    no layer of this document; the controller opens it as a new one."""
+    resampled: bool = False
+    """A step resampled the whole image (``info["resampled"]``), so its alpha follows."""
     notes: list[str] = field(default_factory=list)
     """Fallbacks the steps took (a smaller tile, the CPU …)."""
 
@@ -110,8 +116,9 @@ def add_recipe_results(doc: Document, source: Layer, steps: Sequence[Any], *, ti
             previous = step.image
             layer = above
             if made_image and step.image.shape[:2] != doc.shape:
-                summary.left_out.append(f"{op.title} made a {step.image.shape[1]}×"
-                                        f"{step.image.shape[0]} image")
+                # Later steps work on this image, so the last one of the run holds them all.
+                summary.new_image = step.image
+                summary.resampled |= bool(result.info.get("resampled"))
             elif made_image:
                 recipe = Recipe(op=step.step.op,
                                 params=resolve_params(op.params, step.step.params)).to_dict()
@@ -130,3 +137,27 @@ def add_recipe_results(doc: Document, source: Layer, steps: Sequence[Any], *, ti
     if summary.layers:
         doc.active_index = doc.index_of(summary.layers[-1])
     return summary
+
+
+def resized_document(image: np.ndarray, *, source_doc: Document, source: Layer, title: str,
+                     recipe: dict[str, Any], resampled: bool) -> Document:
+    """A new, unsaved document holding a result of another size than ``source_doc`` (a
+    generated texture, an upscaled photo) and the recipe that made it.
+
+    The layer records ``source`` as what it was made from and the document keeps the source's
+    colour profile; a ``resampled`` result (the whole photo enlarged) keeps the source layer's
+    transparency, resampled to the new size with Lanczos.
+    """
+    doc = Document.from_float(image, name=title, bit_depth=source_doc.bit_depth, recipe=recipe,
+                              title=f"{title} result")
+    layer = doc.layers[0]
+    alpha = source.alpha()
+    if alpha is not None and resampled:
+        plane = resize_plane(alpha, image.shape[:2])
+        if plane.dtype != layer.pixels.dtype:  # the source layer's depth is not the document's
+            plane = from_float(to_float(plane), layer.pixels.dtype)
+        layer.pixels = join_alpha(layer.pixels, plane)
+    layer.source_id = source.id
+    doc.icc_profile = source_doc.icc_profile  # the same colour space as its source
+    doc.mark_unsaved()  # nothing on disk holds it yet
+    return doc

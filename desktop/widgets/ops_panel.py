@@ -218,7 +218,21 @@ class OpsPanel(QWidget):
         self.combo.setCurrentIndex(index)
 
     def load_recipe(self, recipe: dict[str, Any]) -> None:
-        """Show a layer's recipe: its op and its parameter values."""
+        """Show a layer's recipe: its op and its parameter values; a recipe of several steps
+        (an image a whole recipe made) is chosen in the recipe row.
+
+        Raises
+        ------
+        ValueError
+            A recipe of several steps that is not one of the offered recipes.
+        """
+        if "op" not in recipe and recipe.get("steps"):
+            index = self.recipe_combo.findText(str(recipe.get("name", "")))
+            if index < 0:
+                raise ValueError(f"it was made by a recipe of {len(recipe['steps'])} steps; "
+                                 "run that recipe again with Recipes → Run recipe file…")
+            self.recipe_combo.setCurrentIndex(index)
+            return
         self.select_op(str(recipe["op"]))
         self.form.reset()
         self.form.set_values(dict(recipe.get("params") or {}))

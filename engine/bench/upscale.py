@@ -148,8 +148,9 @@ def time_large(path: Path, megapixels: float, *, scale: int = 2, device: str | N
     image = load_truth(path)
     side = math.sqrt(megapixels * 1e6 / (4.0 / 3.0)) / scale  # a 4:3 photo
     height, width = int(side), int(side * 4.0 / 3.0)
-    reps = (math.ceil(height / image.shape[0]), math.ceil(width / image.shape[1]), 1)
-    tiles = np.tile(np.concatenate([image, image[::-1]], axis=0)[: 2 * image.shape[0]], reps)
+    mirrored = np.concatenate([image, image[::-1]], axis=0)  # no seam where copies meet
+    reps = (math.ceil(height / mirrored.shape[0]), math.ceil(width / mirrored.shape[1]), 1)
+    tiles = np.tile(mirrored, reps)
     large = np.ascontiguousarray(tiles[:height, :width])
     started = time.perf_counter()
     out = run_op("upscale", large, params={"scale": scale, "method": "learned"},

@@ -64,7 +64,8 @@ def from_float(image: np.ndarray, dtype: np.dtype | type = np.uint8) -> np.ndarr
     if dtype not in _SCALE:
         raise TypeError(f"can only convert to uint8 or uint16, not {dtype}")
     scale = _SCALE[dtype]
-    return np.rint(np.clip(image, 0.0, 1.0) * scale).astype(dtype)
+    scaled = np.clip(image, 0.0, 1.0) * np.float32(scale)  # one float temporary, not three
+    return np.rint(scaled, out=scaled).astype(dtype)
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:

@@ -113,7 +113,8 @@ def enlarge(image: np.ndarray, scale: int, method: str = "bicubic") -> np.ndarra
     h, w = image.shape[:2]
     big = cv2.resize(np.ascontiguousarray(image, dtype=np.float32), (w * scale, h * scale),
                      interpolation=flags[method])
-    return np.clip(big.reshape(h * scale, w * scale, *image.shape[2:]), 0.0, 1.0)
+    big = big.reshape(h * scale, w * scale, *image.shape[2:])
+    return np.clip(big, 0.0, 1.0, out=big)
 
 
 def resize_plane(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -124,7 +125,7 @@ def resize_plane(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     out = cv2.resize(flat.astype(np.float32), (w, h), interpolation=cv2.INTER_LANCZOS4)
     if np.issubdtype(plane.dtype, np.integer):
         info = np.iinfo(plane.dtype)
-        out = np.clip(np.round(out), info.min, info.max)
+        np.clip(np.rint(out, out=out), info.min, info.max, out=out)
     else:
-        out = np.clip(out, 0.0, 1.0)
-    return out.astype(plane.dtype).reshape(h, w, 1)
+        np.clip(out, 0.0, 1.0, out=out)
+    return out.astype(plane.dtype, copy=False).reshape(h, w, 1)

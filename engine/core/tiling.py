@@ -77,7 +77,8 @@ def process_tiled(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], *,
                   tile: int = 512, overlap: int = 32, out_channels: int | None = None,
                   scale: int = 1, progress: Progress = null_progress,
                   cancel: CancelToken | None = None) -> np.ndarray:
-    """Apply ``fn`` (tile → same-size tile) over ``image`` in overlapping, blended tiles.
+    """Apply ``fn`` (tile → tile ``scale`` times larger, 1: the same size) over ``image`` in
+    overlapping, blended tiles.
 
     Parameters
     ----------

@@ -198,7 +198,8 @@ def test_preview_is_off_for_ops_that_make_a_new_image(qtbot):
     assert panel.preview_button.isEnabled()
 
 
-def test_an_upscaled_photo_opens_as_a_new_document_at_its_size_with_its_alpha(qtbot):
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_an_upscaled_photo_opens_as_a_new_document_at_its_size_with_its_alpha(qtbot, dtype):
     session = Session()
     runner = JobRunner()
     panel = OpsPanel()
@@ -206,9 +207,12 @@ def test_an_upscaled_photo_opens_as_a_new_document_at_its_size_with_its_alpha(qt
     controller = OpController(session, runner, panel)
     opened = []
     controller.document_generated.connect(opened.append)
-    alpha = np.zeros((24, 32, 1), np.uint8)
-    alpha[6:18, 8:24] = 255
-    doc = Document([Layer(np.concatenate([striped(), alpha], axis=2), name="Original")])
+    top = np.iinfo(dtype).max
+    alpha = np.zeros((24, 32, 1), dtype)
+    alpha[6:18, 8:24] = top
+    colour = striped().astype(dtype) * (257 if dtype == np.uint16 else 1)
+    doc = Document([Layer(np.concatenate([colour, alpha], axis=2), name="Original")],
+                   bit_depth=8 * np.dtype(dtype).itemsize)
     session.set_document(doc)
     try:
         assert controller.run("upscale", {"scale": 2}) is not None
@@ -219,5 +223,6 @@ def test_an_upscaled_photo_opens_as_a_new_document_at_its_size_with_its_alpha(qt
     assert big.shape == (48, 64) and len(doc.layers) == 1  # the original is left as it was
     layer = big.layers[0]
     assert layer.has_alpha and layer.source_id == doc.layers[0].id
-    assert layer.alpha()[24, 32, 0] == 255 and layer.alpha()[2, 2, 0] == 0
+    assert layer.pixels.dtype == dtype and big.bit_depth == doc.bit_depth
+    assert layer.alpha()[24, 32, 0] == top and layer.alpha()[2, 2, 0] == 0
     assert layer.recipe["op"] == "upscale" and layer.recipe["params"]["scale"] == 2

@@ -231,3 +231,27 @@ def test_one_runner_a_recipe_and_an_op_replace_each_other(qtbot, window, tmp_pat
         wait_idle(qtbot, window)
         assert [layer.name for layer in doc.layers][:3] == ["Original", "Inpaint",
                                                             "Median filter"]
+
+
+def test_the_upscale_recipe_opens_its_result_as_a_new_document(qtbot, window, tmp_path):
+    from desktop.main_window import open_windows
+
+    pixels = scratched_photo()[0][:48, :64]
+    alpha = np.full((48, 64, 1), 255, np.uint8)
+    alpha[:8] = 0  # a transparent band along the top
+    doc = open_image(window, tmp_path, np.concatenate([pixels, alpha], axis=2))
+    before = len(open_windows())
+    assert window.recipes.run_shipped("upscale-photo") is not None
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: len(open_windows()) > before, timeout=20_000)
+    big = open_windows()[-1].document
+    assert big.shape == (96, 128)
+    layer = big.layers[0]
+    assert layer.alpha()[4, 64, 0] == 0 and layer.alpha()[60, 64, 0] == 255
+    assert [step["op"] for step in layer.recipe["steps"]] == ["denoise", "upscale"]
+    # The denoised layer lands in the original document, which keeps its size.
+    assert doc.shape == (48, 64) and [lay.name for lay in doc.layers][-1] == "Denoise (learned)"
+    assert "opens as a new document" in window.status.currentMessage()
+    # Its window's ops panel offers the recipe that made it, ready to run again.
+    assert open_windows()[-1].ops_panel.recipe_combo.currentText() == "Upscale photo"
+    big.mark_saved()

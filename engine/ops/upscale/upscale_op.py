@@ -24,9 +24,10 @@ __all__ = ["BYTES_PER_OUTPUT_PIXEL", "MAX_OUTPUT_PIXELS", "UpscaleOp"]
 
 MAX_OUTPUT_PIXELS = 400_000_000
 """The largest result (pixels) the op makes: 400 MP is 4.8 GB as float RGB."""
-BYTES_PER_OUTPUT_PIXEL = 28
-"""Memory a run holds per output pixel: the float RGB canvas, the blend weights and the
-caller's copy of the result."""
+BYTES_PER_OUTPUT_PIXEL = 44
+"""Memory a run and the caller that saves its result hold at once per output pixel: the float
+RGB canvas (12 B) and its blend weights (4), the float temporary and the 16-bit RGBA of the
+conversion for saving (12 + 8), and the Lanczos-resampled alpha plane with its temporary (8)."""
 
 
 @register

@@ -69,3 +69,16 @@ def test_an_enlarging_network_runs_tiled_with_the_output_scale():
                              scale=2)
     assert out.shape == (200, 180, 1)
     assert np.abs(out - np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)).max() < 1e-6
+
+
+def test_an_enlarging_network_on_sizes_that_need_padding_is_cropped_back():
+    image = np.random.default_rng(6).random((37, 53, 1), dtype=np.float32)
+
+    def nearest(tensor):
+        assert tensor.shape[-2] % 8 == 0 and tensor.shape[-1] % 8 == 0
+        return torch.repeat_interleave(torch.repeat_interleave(tensor, 3, dim=2), 3, dim=3)
+
+    out, _ = run_tiled_torch(image, nearest, device="cpu", tile=32, overlap=8, multiple=8,
+                             scale=3)
+    assert out.shape == (111, 159, 1)
+    assert np.abs(out - np.repeat(np.repeat(image, 3, axis=0), 3, axis=1)).max() < 1e-6
