@@ -164,7 +164,7 @@ def _field(image: torch.Tensor, hole: np.ndarray, allowed: np.ndarray, patch: in
 
 
 def patchmatch_fill(image: np.ndarray, hole: np.ndarray, *, source: np.ndarray | None = None,
-                    avoid: np.ndarray | None = None, patch_size: int = 7, iterations: int = 4,
+                    avoid: np.ndarray | None = None, patch_size: int = 7, iterations: int = 3,
                     seed: int = 0, device: Any = "cpu", start: np.ndarray | None = None,
                     steering: Steering | None = None, progress: Progress = null_progress,
                     cancel: CancelToken | None = None, info: dict[str, Any] | None = None

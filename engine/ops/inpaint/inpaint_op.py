@@ -85,7 +85,7 @@ class InpaintOp(Op):
         Int("patch_size", 7, minimum=3, maximum=21, step=2, odd=True,
             help="Structured/exemplar: edge of the patches copied (px); larger keeps bigger "
                  "structures."),
-        Int("iterations", 4, minimum=1, maximum=20,
+        Int("iterations", 3, minimum=1, maximum=20,
             help="Structured/exemplar: search-and-vote rounds per pyramid level (more = "
                  "slower, finer)."),
         Int("sample_margin", 200, minimum=0, maximum=100_000,

@@ -79,7 +79,7 @@ class FillOptions:
 
     radius: int = 5
     patch_size: int = 7
-    iterations: int = 4
+    iterations: int = 3
     seed: int = 0
     device: str | None = None
     source: np.ndarray | None = None

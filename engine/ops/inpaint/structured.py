@@ -80,7 +80,7 @@ def keep_low_frequencies(filled: np.ndarray, layout: np.ndarray, hole: np.ndarra
 
 def structured_fill(image: np.ndarray, hole: np.ndarray, layout: np.ndarray, *,
                     source: np.ndarray | None = None, patch_size: int = 7,
-                    iterations: int = 4, seed: int = 0, device: Any = "cpu",
+                    iterations: int = 3, seed: int = 0, device: Any = "cpu",
                     progress: Progress = null_progress, cancel: CancelToken | None = None,
                     info: dict[str, Any] | None = None) -> np.ndarray:
     """Fill ``hole`` from the photo's own patches, following ``layout``.
