@@ -262,7 +262,6 @@ class OpController(QObject):
                                title=title, recipe=recipe,
                                resampled=bool(result.info.get("resampled")))
         add_extra_layers(doc, doc.layers[0], result.layers, title)
-        doc.mark_unsaved()
         return doc
 
     def _failed(self, message: str, job: Job) -> None:
