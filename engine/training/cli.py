@@ -11,8 +11,6 @@ from typing import Any
 __all__ = ["add_export_arguments", "add_run_arguments", "add_schedule_arguments", "run_main"]
 
 
-
-
 def add_run_arguments(parser: argparse.ArgumentParser, *, configs: Sequence[str],
                       run_dir_help: str, data: Path, data_help: str) -> None:
     """``--config``, ``--run-dir``, ``--data``."""
@@ -22,7 +20,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, configs: Sequence[str]
 
 
 def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--steps``, ``--minutes``, ``--resume``, ``--device``, ``--threads``, ``--seed``."""
+    """``--steps``, ``--minutes``, ``--resume``, ``--device``, ``--threads``, ``--seed``,
+    ``--init-from``."""
     parser.add_argument("--steps", type=int, default=None, help="override the schedule length")
     parser.add_argument("--minutes", type=float, default=None,
                         help="stop cleanly after this many minutes and save")
@@ -30,6 +29,9 @@ def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start a new run from these weights (.pt checkpoint or exported "
+                             ".safetensors) instead of random ones")
 
 
 def add_export_arguments(parser: argparse.ArgumentParser, model_name: str | None, *,

@@ -370,9 +370,6 @@ def _parser() -> argparse.ArgumentParser:
     add_schedule_arguments(parser)
     parser.add_argument("--workers", type=int, default=0,
                         help="data processes (use 8-12 with a GPU; 0 = exact resume)")
-    parser.add_argument("--init-from", type=Path, default=None,
-                        help="start a new run from these weights (.pt checkpoint or exported "
-                             ".safetensors) instead of random ones")
     add_export_arguments(parser, None, default_help=f"{MODEL_NAME} for one-channel configs, "
                                                     f"{MODEL_NAME_V2} for two-channel ones")
     return parser

@@ -308,8 +308,6 @@ def _parser() -> argparse.ArgumentParser:
                       "runs/upscale_<config>)", data=DEFAULT_DATA,
                       data_help="folder of high-resolution training photos (default: CBSD432)")
     add_schedule_arguments(parser)
-    parser.add_argument("--init-from", type=Path, default=None,
-                        help="start a new run from these weights (.pt or .safetensors)")
     add_export_arguments(parser, MODEL_NAME)
     return parser
 

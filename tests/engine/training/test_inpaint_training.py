@@ -88,3 +88,19 @@ def test_tiny_run_trains_resumes_and_exports(data: tuple[Path, Path], tmp_path: 
     net.load_state_dict(state)
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         recipe.train("tiny", tmp_path / "empty", data[0], resume=True)
+
+
+def test_a_run_can_start_from_exported_weights(data: tuple[Path, Path], tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    recipe.train("tiny", tmp_path / "a", data[0], data[1], max_steps_this_run=2)
+    models = tmp_path / "models"
+    models.mkdir()
+    recipe.export(tmp_path / "a", models, checkpoint="last.pt")
+    recipe.train("tiny", tmp_path / "b", data[0], data[1], max_steps_this_run=0,
+                 init_from=models / f"{recipe.MODEL_NAME}.safetensors")
+    exported = torch.load(tmp_path / "a" / "last.pt", weights_only=True)["ema"]
+    start = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    assert start["step"] == 0
+    for name, tensor in exported.items():
+        assert torch.equal(start["model"][name], tensor)
+        assert torch.equal(start["ema"][name], tensor)
