@@ -53,6 +53,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
 from engine.core.pixels import from_tensor, to_tensor_batch
@@ -114,10 +115,23 @@ REAL_KINDS = ("filtered", "demosaic", "grain")
 
 
 def random_crops(images: Sequence[np.ndarray], count: int, size: int,
-                 rng: np.random.Generator) -> list[np.ndarray]:
-    """``count`` random ``size×size`` float32 crops with a random flip/rot90 each."""
-    return [random_crop(images[int(rng.integers(len(images)))], size, rng)
-            for _ in range(count)]
+                 rng: np.random.Generator, halves: Sequence[np.ndarray] = (),
+                 half_share: float = 0.0) -> list[np.ndarray]:
+    """``count`` random ``size×size`` float32 crops with a random flip/rot90 each; with
+    ``halves``, each crop comes from them with probability ``half_share``."""
+    crops = []
+    for _ in range(count):
+        pool = halves if halves and rng.random() < half_share else images
+        crops.append(random_crop(pool[int(rng.integers(len(pool)))], size, rng))
+    return crops
+
+
+def halved(images: Sequence[np.ndarray], min_edge: int) -> list[np.ndarray]:
+    """The photos at half their size (area average), those still ``min_edge`` px or more on
+    their short side: a 4:2:0 JPEG's colour is at full resolution there."""
+    small = [cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2),
+                        interpolation=cv2.INTER_AREA) for image in images]
+    return [image for image in small if min(image.shape[:2]) >= min_edge]
 
 
 def level_maps(levels: np.ndarray, map_channels: int) -> torch.Tensor:
@@ -136,8 +150,9 @@ def level_maps(levels: np.ndarray, map_channels: int) -> torch.Tensor:
     return torch.from_numpy(np.array(levels.transpose(0, 3, 1, 2), dtype=np.float32, order="C"))
 
 
-def _batch_stream(images: Sequence[np.ndarray], config: TrainConfig, spec: NoiseSpec,
-                  workers: int, seed: int, device: torch.device
+def _batch_stream(images: Sequence[np.ndarray], halves: Sequence[np.ndarray],
+                  config: TrainConfig, spec: NoiseSpec, workers: int, seed: int,
+                  device: torch.device
                   ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Endless ``(clean, noisy, noise map)`` training batches from ``workers`` processes.
 
@@ -151,7 +166,8 @@ def _batch_stream(images: Sequence[np.ndarray], config: TrainConfig, spec: Noise
             info = get_worker_info()
             rng = np.random.default_rng([seed, info.id if info is not None else 0])
             while True:
-                crops = random_crops(images, config.batch, config.crop, rng)
+                crops = random_crops(images, config.batch, config.crop, rng, halves,
+                                     config.full_chroma_share)
                 clean, noisy, levels = synthesize_batch(crops, rng, spec)
                 yield (to_tensor_batch(clean), to_tensor_batch(noisy),
                        level_maps(levels, config.map_channels))
@@ -182,10 +198,12 @@ def _charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) ->
 class _Validator:
     """Fixed noisy centre crops of the held-out images at σ = 15/25/50 (seeded, unclipped),
     and, under the key ``real``, the same crops with seeded real-camera noise (filtered,
-    demosaicked, grain; unclipped; map = the measured levels)."""
+    demosaicked, grain; unclipped; map = the measured levels). With ``halves`` (the held-out
+    photos at half size, colour at full resolution) also ``full_15`` and ``full_25``, and
+    ``25_both``, the mean of the σ = 25 figures of both sets."""
 
     def __init__(self, images: Sequence[np.ndarray], crop: int, device: torch.device,
-                 map_channels: int) -> None:
+                 map_channels: int, halves: Sequence[np.ndarray] = ()) -> None:
         self.device = device
         self.map_channels = map_channels
         self.items: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -202,6 +220,14 @@ class _Validator:
                 rng = np.random.default_rng([7, index, number])
                 _, noisy, levels, _ = synthesize(clean, rng, spec, kind=kind)
                 self.items.append(("real", clean, noisy, levels))
+        for index, image in enumerate(halves):
+            clean = centre_crop(image, crop, 8)
+            for sigma in VAL_SIGMAS[:2]:
+                rng = np.random.default_rng([11, sigma, index])
+                noisy = clean + rng.standard_normal(clean.shape).astype(np.float32) * (
+                    sigma / 255.0)
+                levels = np.full(2, sigma / 255.0, np.float32)
+                self.items.append((f"full_{sigma}", clean, noisy.astype(np.float32), levels))
 
     def __call__(self, model: torch.nn.Module) -> dict[str, float]:
         import torch
@@ -216,7 +242,10 @@ class _Validator:
                 mse = float(np.mean((out.astype(np.float64) - clean) ** 2))
                 scores.setdefault(key, []).append(10.0 * math.log10(1.0 / max(mse, 1e-10)))
         model.train()
-        return {f"val_psnr_{s}": float(np.mean(v)) for s, v in scores.items()}
+        result = {f"val_psnr_{s}": float(np.mean(v)) for s, v in scores.items()}
+        if "full_25" in scores:
+            result["val_psnr_25_both"] = (result["val_psnr_25"] + result["val_psnr_full_25"]) / 2
+        return result
 
 
 # ---------------------------------------------------------------------------------- training
@@ -273,8 +302,10 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
 
     train_files, val_files = split_files(list_images(data_dir), config.val_every_nth)
     images = load_images(train_files, config.crop)
-    validate = _Validator(load_images(val_files, 16), config.val_crop, device_t,
-                          config.map_channels)
+    halves = halved(images, config.crop) if config.full_chroma_share > 0 else []
+    val_images = load_images(val_files, 16)
+    validate = _Validator(val_images, config.val_crop, device_t, config.map_channels,
+                          halved(val_images, 16) if config.full_chroma_share > 0 else [])
 
     def widen(weights: dict[str, torch.Tensor], _model: torch.nn.Module
               ) -> dict[str, torch.Tensor]:
@@ -288,17 +319,19 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     spec = NOISE_MIXES[config.noise]
     log = make_logger(files, run, echo=echo)
     checkpoint = make_checkpointer(trainee, config, lambda: {
-        "data": str(data_dir), "train_images": len(images),
+        "data": str(data_dir), "train_images": len(images), "half_size_images": len(halves),
+        "full_chroma_share": config.full_chroma_share,
         "val_images": [p.name for p in val_files]})
 
-    stream = _batch_stream(images, config, spec, workers, seed * 1_000_003 + run.step,
+    stream = _batch_stream(images, halves, config, spec, workers, seed * 1_000_003 + run.step,
                            device_t) if workers > 0 else None
 
     def next_loss() -> torch.Tensor:
         if stream is not None:
             clean_t, noisy_t, map_t = next(stream)
         else:
-            crops = random_crops(images, config.batch, config.crop, rng)
+            crops = random_crops(images, config.batch, config.crop, rng, halves,
+                                 config.full_chroma_share)
             clean, noisy, levels = synthesize_batch(crops, rng, spec)
             clean_t, noisy_t = to_tensor_batch(clean, device_t), to_tensor_batch(noisy, device_t)
             map_t = level_maps(levels, config.map_channels).to(device_t)
@@ -306,7 +339,7 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
 
     try:
         return train_loop(trainee, config, next_loss, validate=validate,
-                          val_key="val_psnr_25", log=log, checkpoint=checkpoint, files=files,
+                          val_key=config.val_key, log=log, checkpoint=checkpoint, files=files,
                           minutes=minutes, max_steps_this_run=max_steps_this_run)
     finally:
         if stream is not None:

@@ -252,6 +252,44 @@ def test_v2_run_starts_from_widened_v1_weights_and_exports_as_v2(data_dir: Path,
     clear_model_cache("denoise_unet_v2")
 
 
+def test_halved_photos_have_colour_at_full_resolution() -> None:
+    # A photo whose colour was stored at half resolution (4:2:0): after halving, its colour
+    # changes as sharply as its brightness, which the original's never did.
+    rng = np.random.default_rng(3)
+    ycc = np.stack([rng.random((64, 64)), cv2.resize(rng.random((32, 32)), (64, 64)),
+                    cv2.resize(rng.random((32, 32)), (64, 64))], axis=2).astype(np.float32)
+    photo = np.rint(np.clip(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB), 0, 1) * 255).astype(np.uint8)
+
+    def colour_sharpness(image: np.ndarray) -> float:
+        chroma = cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2YCrCb)[:, :, 1]
+        return float(np.abs(np.diff(chroma, axis=1)).mean())
+
+    (half,) = recipe.halved([photo], 16)
+    assert half.shape == (32, 32, 3) and half.dtype == np.uint8
+    assert colour_sharpness(half) > 1.5 * colour_sharpness(photo)
+    assert recipe.halved([photo], 40) == []
+
+
+def test_full_chroma_share_draws_crops_from_the_halves() -> None:
+    big, small = np.zeros((80, 80, 3), np.uint8), np.full((40, 40, 3), 255, np.uint8)
+    rng = np.random.default_rng(0)
+    crops = recipe.random_crops([big], 200, 32, rng, [small], 0.5)
+    from_halves = sum(float(c.mean()) == 1.0 for c in crops)
+    assert 70 < from_halves < 130
+    assert all(c.mean() == 0.0 for c in recipe.random_crops([big], 20, 32, rng, [small], 0.0))
+
+
+def test_full_chroma_run_validates_both_sets_and_selects_on_their_mean(
+        data_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    summary = recipe.train("tiny_chroma", tmp_path / "run", data_dir, max_steps_this_run=5)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    val = [r for r in log if "val_psnr_full_25" in r]
+    assert val and all(r["val_psnr_25_both"] == pytest.approx(
+        (r["val_psnr_25"] + r["val_psnr_full_25"]) / 2) for r in val)
+    assert summary["best_val"] == pytest.approx(max(r["val_psnr_25_both"] for r in val))
+
+
 def test_worker_processes_feed_the_same_loop(data_dir: Path, tmp_path: Path) -> None:
     summary = recipe.train("tiny", tmp_path / "w", data_dir, steps=3, workers=1)
     assert summary["step"] == 3 and np.isfinite(summary["loss"])
