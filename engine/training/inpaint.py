@@ -51,8 +51,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.core.metrics import masked_psnr
-from engine.core.pixels import from_tensor, to_tensor_batch
+from engine.core.pixels import from_tensor, to_float, to_tensor_batch
 from engine.ops.inpaint.diffusion import telea_fill
+from engine.ops.inpaint.learned import learned_fill
 from engine.training.cli import (
     add_export_arguments,
     add_run_arguments,
@@ -95,6 +96,7 @@ DEFAULT_TEXTURES = REPO_ROOT.parent / "shared" / "data" / "textures"
 DEFAULT_RUNS = REPO_ROOT / "runs"
 MODEL_NAME = "inpaint_ffc"
 _VAL_KINDS = ("scratches", "strokes")
+_PHOTO_KINDS = ("strokes", "blobs", "mixed")
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,14 @@ class TrainConfig:
         Intervals in steps.
     val_every_nth, val_crop : int
         Held-out split (every n-th file) and the centre-crop edge validated on.
+    scale : (float, float) or None
+        Range of the random rescaling of a photo before its crop is cut (log-uniform; None:
+        native resolution). Below 1 a crop shows more of the scene, as the op's reduced
+        copy of a photo with a large hole does.
+    val_key : str
+        The validation figure that picks the best checkpoint: ``val_psnr`` (crops with
+        scratches and strokes) or ``val_psnr_both`` (its mean with ``val_psnr_photo``: whole
+        held-out photos with large holes, filled the way the op fills them).
     """
 
     width: int = 32
@@ -144,6 +154,8 @@ class TrainConfig:
     ckpt_every: int = 100
     val_every_nth: int = 27
     val_crop: int = 128
+    scale: tuple[float, float] | None = None
+    val_key: str = "val_psnr"
 
     def model_config(self) -> dict[str, Any]:
         """The network part, as stored in the manifest."""
@@ -157,6 +169,10 @@ CONFIGS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(width=8, blocks=1, crop=32, batch=2, steps=20, lr=2e-3, warmup=2,
                         ema=0.9, log_every=1, val_every=4, ckpt_every=2, val_every_nth=4,
                         val_crop=48),
+    "tiny_scenes": TrainConfig(width=8, blocks=1, crop=32, batch=2, steps=20, lr=2e-3,
+                               warmup=2, ema=0.9, log_every=1, val_every=4, ckpt_every=2,
+                               val_every_nth=4, val_crop=48, scale=(0.25, 1.0),
+                               val_key="val_psnr_both"),
     # What a shared 2-core CPU can do in an hour or two (about 1.5 s a step there).
     "cpu": TrainConfig(),
     # A second CPU cycle from the shipped weights (``--init-from``): the first ran only 2 600
@@ -165,6 +181,12 @@ CONFIGS: dict[str, TrainConfig] = {
     "cpu_continue": TrainConfig(crop=96, coverage=(0.005, 0.6), steps=24_000, lr=5e-4,
                                 warmup=200, ema=0.999, log_every=50, val_every=500,
                                 ckpt_every=200),
+    # A third cycle (``--init-from`` the second's best): half the crops from photos shrunk
+    # up to 4×, so the network learns whole scenes at the scale the op lays out a large hole,
+    # chosen on the mean of the crop and whole-photo figures.
+    "cpu_scenes": TrainConfig(crop=96, coverage=(0.005, 0.6), steps=16_000, lr=3e-4,
+                              warmup=200, ema=0.999, log_every=50, val_every=500,
+                              ckpt_every=200, scale=(0.25, 1.0), val_key="val_psnr_both"),
     # Same architecture (the op's CPU speed fixes it), GPU-sized crops, batches and schedule.
     "gpu": TrainConfig(crop=256, batch=32, steps=300_000, lr=5e-4, warmup=2000, ema=0.9995,
                        log_every=200, val_every=5000, ckpt_every=2000, val_crop=256),
@@ -176,7 +198,8 @@ CONFIGS: dict[str, TrainConfig] = {
 
 def make_batch(photos: Sequence[np.ndarray], textures: Sequence[np.ndarray], config: TrainConfig,
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One training batch.
+    """One training batch (with ``config.scale``, half the photo crops are cut from a
+    randomly shrunk copy of the photo).
 
     Returns
     -------
@@ -188,7 +211,10 @@ def make_batch(photos: Sequence[np.ndarray], textures: Sequence[np.ndarray], con
     images, holes = [], []
     for _ in range(config.batch):
         pool = textures if textures and rng.random() < config.texture_share else photos
-        images.append(random_crop(pool[int(rng.integers(len(pool)))], config.crop, rng))
+        rescale = config.scale is not None and pool is photos and rng.random() < 0.5
+        scale = config.scale if rescale else None
+        images.append(random_crop(pool[int(rng.integers(len(pool)))], config.crop, rng,
+                                  scale=scale))
         holes.append(random_mask(config.crop, config.crop, rng, coverage=config.coverage))
     return np.stack(images), np.stack(holes).astype(np.float32)
 
@@ -218,11 +244,19 @@ def inpaint_loss(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor,
 
 
 class _Validator:
-    """Fixed holes (seeded) on centre crops of the held-out images; masked PSNR in the hole."""
+    """Fixed holes (seeded) on centre crops of the held-out images; masked PSNR in the hole.
 
-    def __init__(self, images: Sequence[np.ndarray], crop: int, device: torch.device) -> None:
+    With ``photos``, also ``val_psnr_photo``: each whole held-out photo with a large hole
+    (strokes, blobs or both, 10–50 % of it) filled by :func:`engine.ops.inpaint.learned.
+    learned_fill` with the network alone (reduced scale, windows and seam as the op runs it),
+    and ``val_psnr_both``, the mean of the two figures.
+    """
+
+    def __init__(self, images: Sequence[np.ndarray], crop: int, device: torch.device,
+                 photos: bool = False) -> None:
         self.device = device
         self.items = []
+        self.photos = []
         for index, image in enumerate(images):
             clean = centre_crop(image, crop, 4)
             for k, kind in enumerate(_VAL_KINDS):
@@ -230,13 +264,24 @@ class _Validator:
                 hole = random_mask(clean.shape[0], clean.shape[1], rng, kind,
                                    coverage=(0.01, 0.3))
                 self.items.append((kind, clean, hole))
+            if photos:
+                whole = to_float(image)
+                rng = np.random.default_rng([31, index])
+                kind = _PHOTO_KINDS[index % len(_PHOTO_KINDS)]
+                hole = random_mask(whole.shape[0], whole.shape[1], rng, kind,
+                                   coverage=(0.1, 0.5))
+                self.photos.append((whole, hole))
 
     def telea(self) -> dict[str, float]:
         """OpenCV Telea (radius 5) on the same crops: the bar the network has to clear."""
         scores: dict[str, list[float]] = {k: [] for k in _VAL_KINDS}
         for kind, clean, hole in self.items:
             scores[kind].append(masked_psnr(telea_fill(clean, hole), clean, hole))
-        return {f"telea_psnr_{k}": float(np.mean(v)) for k, v in scores.items()}
+        result = {f"telea_psnr_{k}": float(np.mean(v)) for k, v in scores.items()}
+        if self.photos:
+            result["telea_psnr_photo"] = float(np.mean([
+                masked_psnr(telea_fill(whole, hole), whole, hole) for whole, hole in self.photos]))
+        return result
 
     def __call__(self, model: torch.nn.Module) -> dict[str, float]:
         import torch
@@ -249,9 +294,16 @@ class _Validator:
                 m = to_tensor_batch(hole[None].astype(np.float32), self.device)
                 out = from_tensor(model(x * (1 - m), m).clamp(0, 1))
                 scores[kind].append(masked_psnr(out, clean, hole))
+            photo_scores = [masked_psnr(learned_fill(whole, hole, device=self.device,
+                                                     net=model, network_weight=1.0),
+                                        whole, hole)
+                            for whole, hole in self.photos]
         model.train()
         result = {f"val_psnr_{k}": float(np.mean(v)) for k, v in scores.items()}
         result["val_psnr"] = float(np.mean(list(result.values())))
+        if photo_scores:
+            result["val_psnr_photo"] = float(np.mean(photo_scores))
+            result["val_psnr_both"] = (result["val_psnr"] + result["val_psnr_photo"]) / 2
         return result
 
 
@@ -308,7 +360,8 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
     textures: list[np.ndarray] = []
     if texture_dir is not None and Path(texture_dir).is_dir():
         textures = load_images(list_images(texture_dir), config.crop)
-    validate = _Validator(load_images(val_files, 16), config.val_crop, device_t)
+    validate = _Validator(load_images(val_files, 16), config.val_crop, device_t,
+                          photos=config.val_key == "val_psnr_both")
 
     trainee = start_training(lambda: _build(config), config, device_t, seed=seed, state=state,
                              init_from=init_from)
@@ -327,7 +380,7 @@ def train(config: TrainConfig | str, run_dir: Path, data_dir: Path = DEFAULT_DAT
         target, hole = to_tensor_batch(images, device_t), to_tensor_batch(holes, device_t)
         return inpaint_loss(model(target * (1 - hole), hole), target, hole, config)
 
-    return train_loop(trainee, config, next_loss, validate=validate, val_key="val_psnr",
+    return train_loop(trainee, config, next_loss, validate=validate, val_key=config.val_key,
                       log=log, checkpoint=checkpoint, files=files, minutes=minutes,
                       max_steps_this_run=max_steps_this_run)
 

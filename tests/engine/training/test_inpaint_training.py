@@ -104,3 +104,28 @@ def test_a_run_can_start_from_exported_weights(data: tuple[Path, Path], tmp_path
     for name, tensor in exported.items():
         assert torch.equal(start["model"][name], tensor)
         assert torch.equal(start["ema"][name], tensor)
+
+
+def test_scene_crops_show_more_of_the_photo_and_whole_photos_are_validated(
+        data: tuple[Path, Path], tmp_path: Path) -> None:
+    photos = recipe.load_images(recipe.list_images(data[0]), 32)
+    config = recipe.CONFIGS["tiny_scenes"]
+    # A shrunk copy shows more of the scene: the crops' edges hold lower frequencies.
+    plain = recipe.make_batch(photos, [], recipe.CONFIGS["tiny"], np.random.default_rng(1))[0]
+    scenes = np.concatenate([recipe.make_batch(photos, [], config, np.random.default_rng(s))[0]
+                             for s in range(20)])
+
+    def energy(batch: np.ndarray) -> float:
+        return float(np.mean(np.abs(np.diff(batch, axis=2))))
+
+    assert energy(scenes) > energy(plain)
+    torch.set_num_threads(1)
+    summary = recipe.train("tiny_scenes", tmp_path / "run", data[0], data[1],
+                           max_steps_this_run=4)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    baseline = next(r["baseline"] for r in log if "baseline" in r)
+    assert np.isfinite(baseline["telea_psnr_photo"])
+    val = [r for r in log if "val_psnr_photo" in r]
+    assert val and all(r["val_psnr_both"] == pytest.approx(
+        (r["val_psnr"] + r["val_psnr_photo"]) / 2) for r in val)
+    assert summary["best_val"] == pytest.approx(max(r["val_psnr_both"] for r in val))
