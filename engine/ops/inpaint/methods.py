@@ -102,6 +102,13 @@ bench's seven CBSD68 pairs whose holes were at most 16 px thick, the network had
 on six and lost the seventh to Telea by 0.02 dB."""
 
 
+LOW_TELEA_SHARE = 0.3
+"""``structured``: share of OpenCV Telea in the fill's lowest frequencies (the rest is the
+layout's). The two err differently, so their mix predicts the hole's large-scale colour and
+shading better than either, and Telea's streaks keep the coarse patch statistics closer to a
+photo's than the network's smooth guess."""
+
+
 def inpaint_method(name: str) -> Callable[[FillMethod], FillMethod]:
     """Decorator that adds a fill function to :data:`INPAINT_METHODS` under ``name``."""
 
@@ -131,7 +138,10 @@ def fill_structured(crop: np.ndarray, hole: np.ndarray, options: FillOptions) ->
     layout = (fill_learned(crop, hole, layout_options, whole=True) if learned_available()
               else fill_telea(crop, hole, options))
     options.progress(layout_share, "rebuilding the fill from the photo's patches")
-    return structured_fill(crop, hole, layout, source=options.source,
+    low = None
+    if learned_available() and LOW_TELEA_SHARE > 0:
+        low = (1.0 - LOW_TELEA_SHARE) * layout + LOW_TELEA_SHARE * fill_telea(crop, hole, options)
+    return structured_fill(crop, hole, layout, low=low, source=options.source,
                            patch_size=options.patch_size, iterations=options.iterations,
                            seed=options.seed, device=_device(options),
                            progress=sub_range(options.progress, layout_share, 1.0),

@@ -18,9 +18,11 @@ the progress and checked for cancel:
    the hole and texture keeps its grain and scale — the move that took the texture op from
    127 to 56 SWD.
 3. **Low frequencies.** The layout's lowest frequencies (below a Gaussian of
-   :data:`LOW_SIGMA` px) replace the rebuild's: a smooth correction field, so copied patches
-   keep their edges while the fill's large-scale colour meets the hole's rim without a step.
-   This is what keeps the fidelity (masked PSNR) near the smooth fills'; it does not blur.
+   :data:`LOW_SIGMA` px; or those of another fill given as ``low``: the ``structured``
+   method mixes the layout with Telea's, :data:`engine.ops.inpaint.methods.LOW_TELEA_SHARE`)
+   replace the rebuild's: a smooth correction field, so copied patches keep their edges
+   while the fill's large-scale colour meets the hole's rim without a step. This is what
+   keeps the fidelity (masked PSNR) near the smooth fills'; it does not blur.
 
 torch is imported inside the functions only.
 """
@@ -55,9 +57,10 @@ def keep_low_frequencies(filled: np.ndarray, layout: np.ndarray, hole: np.ndarra
                          sigma: float = LOW_SIGMA) -> np.ndarray:
     """``filled`` with the low frequencies of ``layout`` inside ``hole``.
 
-    The difference ``layout − filled`` (zero outside the hole, where both are the image) is
-    blurred with a Gaussian of ``sigma`` px and added inside the hole: a smooth correction,
-    so the fill's edges stay sharp.
+    The difference ``layout − filled`` inside the hole is averaged over the hole with a
+    Gaussian of ``sigma`` px (a normalised convolution: only hole pixels are averaged, so
+    the correction is as strong at the hole's rim as in its middle) and added there: a
+    smooth correction, so the fill's edges stay sharp.
 
     Parameters
     ----------
@@ -71,14 +74,19 @@ def keep_low_frequencies(filled: np.ndarray, layout: np.ndarray, hole: np.ndarra
     out = np.array(filled, dtype=np.float32, copy=True)
     if sigma <= 0 or not hole.any():
         return out
+    inside = hole.astype(np.float32)
     difference = (np.asarray(layout, dtype=np.float32) - out).reshape(out.shape)
-    correction = cv2.GaussianBlur(difference, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    correction = correction.reshape(out.shape)
+    difference *= inside.reshape(*hole.shape, *([1] * (out.ndim - 2)))
+    total = cv2.GaussianBlur(difference, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    weight = cv2.GaussianBlur(inside, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    correction = total.reshape(out.shape) / np.maximum(weight, 1e-3).reshape(
+        *hole.shape, *([1] * (out.ndim - 2)))
     out[hole] = np.clip(out[hole] + correction[hole], 0.0, 1.0)
     return out
 
 
 def structured_fill(image: np.ndarray, hole: np.ndarray, layout: np.ndarray, *,
+                    low: np.ndarray | None = None,
                     source: np.ndarray | None = None, patch_size: int = 7,
                     iterations: int = 3, seed: int = 0, device: Any = "cpu",
                     progress: Progress = null_progress, cancel: CancelToken | None = None,
@@ -94,6 +102,8 @@ def structured_fill(image: np.ndarray, hole: np.ndarray, layout: np.ndarray, *,
     layout : ndarray, float32 H×W×C
         A complete but possibly soft fill of the hole (the learned network's), equal to
         ``image`` outside it.
+    low : ndarray, float32 H×W×C, optional
+        Where the fill's lowest frequencies come from (stage 3); default: ``layout``.
     source : ndarray of bool, H×W, optional
         Where patches may be copied from (default: everywhere outside the hole).
     patch_size, iterations, seed
@@ -126,6 +136,9 @@ def structured_fill(image: np.ndarray, hole: np.ndarray, layout: np.ndarray, *,
     rebuilt = patchmatch_fill(out, hole, source=source, patch_size=patch_size,
                               iterations=iterations, seed=seed, device=device, start=known,
                               steering=STEERING, progress=progress, cancel=cancel, info=info)
-    filled = keep_low_frequencies(rebuilt, known, hole)
+    if low is not None and np.shape(low) != np.shape(image):
+        raise ValueError(f"the low frequencies are {np.shape(low)}, the image {np.shape(image)}")
+    low_source = known if low is None else np.where(hole[:, :, None], low, out)
+    filled = keep_low_frequencies(rebuilt, low_source, hole)
     out[hole] = filled[hole]
     return out

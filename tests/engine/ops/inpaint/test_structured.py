@@ -157,5 +157,22 @@ def test_keep_low_frequencies_corrects_colour_not_edges() -> None:
     assert abs(float((fixed - truth)[hole].mean())) < 0.02     # the cast is gone
     assert detail_ratio(fixed, truth, hole) > 0.9               # the lines are still sharp
     assert np.array_equal(fixed[~hole], truth[~hole])
+    # The correction is whole at the rim too, where a plain blur would halve it.
+    rim = hole & (cv2.dilate((~hole).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    assert abs(float((fixed - truth)[rim].mean())) < 0.02
     with pytest.raises(ValueError, match="layout"):
         structured_fill(truth, hole, truth[:64])
+
+
+def test_the_low_frequencies_can_come_from_another_fill() -> None:
+    truth, hole = _lines_on_grain(96, 3), _large_hole(96)
+    damaged = _damaged(truth, hole)
+    telea = telea_fill(damaged, hole)
+    plain = structured_fill(damaged, hole, telea, seed=0, iterations=1)
+    warmer = structured_fill(damaged, hole, telea, low=np.clip(telea + 0.1, 0, 1), seed=0,
+                             iterations=1)
+    assert float((warmer - plain)[hole].mean()) == pytest.approx(0.1, abs=0.02)
+    assert detail_ratio(warmer, truth, hole) == pytest.approx(
+        detail_ratio(plain, truth, hole), rel=0.1)
+    with pytest.raises(ValueError, match="low frequencies"):
+        structured_fill(damaged, hole, telea, low=telea[:50])
