@@ -149,3 +149,40 @@ def test_cli_help_runs() -> None:
     with pytest.raises(SystemExit) as exit_info:
         recipe.main(["--help"])
     assert exit_info.value.code == 0
+
+
+def test_whole_photo_validation_scores_the_op_proposal(folders: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    from engine.training.damage_batches import DamageValidator
+
+    colour, gray = folders
+    photos = recipe.load_images(recipe.list_images(colour), 16)
+    config = recipe.CONFIGS["tiny_photo"]
+    validator = DamageValidator(photos, config, torch.device("cpu"))
+    assert len(validator.photos) == len(photos)
+    assert all(label.any() for _, label in validator.photos)          # always damaged
+
+    class Constant(torch.nn.Module):
+        multiple = 1
+
+        def __init__(self, logit: float) -> None:
+            super().__init__()
+            self.logit = logit
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.full_like(x[:, :1], self.logit)
+
+    blind = validator(Constant(-10.0))
+    assert blind["val_recall_photo"] == 0.0 and blind["val_f1_photo"] == 0.0
+    labels = iter([label for _, label in validator.photos])
+    validator._whole = lambda model, planes: next(labels).astype(np.float32)  # a perfect net
+    perfect = validator(Constant(-10.0))
+    assert perfect["val_recall_photo"] == 1.0 and perfect["val_precision_photo"] > 0.95
+
+    torch.set_num_threads(1)
+    summary = recipe.train("tiny_photo", tmp_path / "run", colour, gray, steps=4,
+                           max_steps_this_run=4)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    val = [r for r in log if "val_f1_photo" in r]
+    assert val and all(0.0 <= r["val_f1_photo"] <= 1.0 for r in val)
+    assert summary["best_val"] == pytest.approx(max(r["val_f1_photo"] for r in val))
