@@ -67,7 +67,7 @@ class InpaintOp(Op):
     category = "Inpaint"
     description = (
         "Fill the masked area from its surroundings. 'auto' (the default) sends thin damage "
-        "(scratches, dust, strokes up to about 24 px wide) to the fast learned network and "
+        "(scratches, dust, strokes up to about 12 px wide) to the fast learned network and "
         "every larger hole to 'structured'. 'structured' removes objects and people and fills "
         "large holes: a neural network lays out the hole, then real patches of the photo "
         "rebuild it, so edges continue and texture stays sharp. 'exemplar' copies patches "

@@ -173,6 +173,9 @@ def test_choose_method_rule():
     assert choose_method(flat, thin, False) == "telea"
     assert choose_method(flat, thick, True) == "structured"
     assert choose_method(_texture(120), thick, False) == "structured"
+    stroke = np.zeros((120, 120), bool)
+    stroke[52:68, 10:110] = True                       # a 16-px brush stroke over an object
+    assert choose_method(flat, stroke, True) == "structured"
 
 
 def test_damaged_network_weights_make_auto_fall_back_to_telea(tmp_path, monkeypatch):
