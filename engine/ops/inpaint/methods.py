@@ -133,16 +133,23 @@ def _device(options: FillOptions) -> Any:
 def fill_structured(crop: np.ndarray, hole: np.ndarray, options: FillOptions) -> np.ndarray:
     """The learned layout rebuilt from the photo's own patches (Telea's layout without the
     network's weights)."""
+    from engine.ops.inpaint.learned import NETWORK_WEIGHT
     from engine.ops.inpaint.structured import structured_fill
 
     layout_share = 0.1
     layout_options = replace(options, progress=sub_range(options.progress, 0.0, layout_share))
-    layout = (fill_learned(crop, hole, layout_options, whole=True) if learned_available()
-              else fill_telea(crop, hole, options))
-    options.progress(layout_share, "rebuilding the fill from the photo's patches")
+    # One Telea fill serves twice: in the layout (the learned method's own blend, done here so
+    # that it is not computed again) and in the low frequencies.
+    telea = fill_telea(crop, hole, options)
     low = None
-    if learned_available() and LOW_TELEA_SHARE > 0:
-        low = (1.0 - LOW_TELEA_SHARE) * layout + LOW_TELEA_SHARE * fill_telea(crop, hole, options)
+    if learned_available():
+        network = fill_learned(crop, hole, layout_options, whole=True, network_weight=1.0)
+        blend = NETWORK_WEIGHT * network + (1.0 - NETWORK_WEIGHT) * telea
+        layout = np.where(hole[:, :, None], blend, crop).astype(np.float32)
+        if LOW_TELEA_SHARE > 0:
+            low = (1.0 - LOW_TELEA_SHARE) * layout + LOW_TELEA_SHARE * telea
+    else:
+        layout = telea
     return structured_fill(crop, hole, layout, low=low, source=options.source,
                            patch_size=options.patch_size, iterations=options.iterations,
                            seed=options.seed, device=_device(options),
@@ -163,16 +170,18 @@ def fill_exemplar(crop: np.ndarray, hole: np.ndarray, options: FillOptions) -> n
 
 @inpaint_method("learned")
 def fill_learned(crop: np.ndarray, hole: np.ndarray, options: FillOptions, *,
-                 whole: bool = False) -> np.ndarray:
+                 whole: bool = False, network_weight: float | None = None) -> np.ndarray:
     """The shipped inpainting network (Fourier convolutions), run on bounded windows (with
-    ``whole``, on the whole crop where its reduced copy fits one: the structured layout)."""
+    ``whole``, on the whole crop where its reduced copy fits one: the structured layout);
+    ``network_weight`` overrides its share against Telea (1: the network alone)."""
     from engine.models.weights import WeightsError
-    from engine.ops.inpaint.learned import learned_fill, learned_layout
+    from engine.ops.inpaint.learned import NETWORK_WEIGHT, learned_fill, learned_layout
 
     run = learned_layout if whole else learned_fill
+    weight = NETWORK_WEIGHT if network_weight is None else network_weight
     try:
         return run(crop, hole, device=_device(options), progress=options.progress,
-                   cancel=options.cancel)
+                   cancel=options.cancel, network_weight=weight)
     except WeightsError as error:
         raise OpError(f"the learned inpainting model cannot be used: {error}; choose the "
                       f"'exemplar' or 'telea' method") from None

@@ -71,6 +71,24 @@ def test_the_op_with_the_shipped_network_beats_the_network_alone() -> None:
     assert np.array_equal(ours.image[~hole], damaged[~hole])   # outside: bit-identical
 
 
+def test_one_telea_fill_serves_the_layout_and_the_low_frequencies(monkeypatch) -> None:
+    if not learned.weights_available():
+        pytest.skip("the learned inpainting weights are not installed")
+    import engine.ops.inpaint.diffusion as diffusion
+
+    planes = []
+    real = cv2.inpaint
+
+    def counted(plane, *args):
+        planes.append(plane.shape)
+        return real(plane, *args)
+
+    monkeypatch.setattr(diffusion.cv2, "inpaint", counted)
+    truth, hole = _lines_on_grain(96, 3), _large_hole(96)
+    run_op("inpaint", _damaged(truth, hole), hole, {"method": "structured", "iterations": 1})
+    assert len(planes) == 3                                     # one Telea fill, per channel
+
+
 def test_without_the_network_the_layout_comes_from_telea(monkeypatch) -> None:
     import engine.ops.inpaint.methods as methods
 
