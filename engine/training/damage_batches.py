@@ -19,7 +19,7 @@ from engine.core.metrics import mask_match_counts
 from engine.core.pixels import to_float, to_tensor_batch
 from engine.ops.detect.damage import border_map, propose_damage_mask
 from engine.training.common import centre_crop, random_crop
-from engine.training.damage_synth import ALL_EDGES, DamageSpec, synthesize
+from engine.training.damage_synth import ALL_EDGES, NUISANCE_KINDS, DamageSpec, synthesize
 
 if TYPE_CHECKING:
     import torch
@@ -42,6 +42,7 @@ class BatchConfig(Protocol):
     clean_share: float
     whole_share: float
     label_noise: float
+    exposure: float
     val_crop: int
     val_threshold: float
     val_key: str
@@ -73,6 +74,9 @@ def make_batch(colour: Sequence[np.ndarray], gray: Sequence[np.ndarray], config:
         1 where damage is visible, else 0.
     """
     spec = DamageSpec(clean_probability=config.clean_share, label_noise=config.label_noise)
+    if config.exposure > 0:
+        chances = dict(zip(NUISANCE_KINDS, spec.nuisance, strict=True), exposure=config.exposure)
+        spec = replace(spec, nuisance=tuple(chances.values()))
     channels = 4 if config.border else 3
     images = np.empty((config.batch, channels, config.crop, config.crop), np.float32)
     labels = np.empty((config.batch, 1, config.crop, config.crop), np.float32)

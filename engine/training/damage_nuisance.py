@@ -20,8 +20,10 @@ import numpy as np
 __all__ = ["LUMA", "NUISANCE_KINDS", "SEPIA", "Scan", "age", "draw_scan"]
 
 NUISANCE_KINDS = ("text", "gamma", "fade", "cast", "sepia", "gray", "grain", "blur", "sharpen",
-                  "noise", "jpeg")
-"""What changes the photo but is not damage (never labelled)."""
+                  "noise", "jpeg", "exposure")
+"""What changes the photo but is not damage (never labelled). ``exposure`` (blown highlights
+or crushed shadows: flat white or black areas, often at the photo's edge) draws no random
+number when its chance is 0, so specs without it give the same photos as before it existed."""
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 """Rec. 601 luma weights."""
@@ -68,6 +70,20 @@ def _grain(rng: np.random.Generator, image: np.ndarray, neutral: bool) -> float:
     amplitude = float(rng.uniform(0.01, 0.07))
     image += amplitude * weight * field_ / math.sqrt(2.0)
     return amplitude
+
+
+def _exposure(rng: np.random.Generator, image: np.ndarray) -> None:
+    """Over- or under-exposure, in place: the brightest (or darkest) part of the photo becomes
+    flat white (black), the way a blown sky or a crushed shadow looks, in any shape and often
+    touching the photo's edge; what a torn corner or a flake must not be confused with."""
+    luma = image @ LUMA
+    if rng.random() < 0.6:              # the brightest 5-40 % blown out
+        image /= max(float(np.quantile(luma, rng.uniform(0.6, 0.95))), 0.05)
+    else:                               # the darkest 5-30 % crushed
+        floor = min(float(np.quantile(luma, rng.uniform(0.05, 0.3))), 0.9)
+        image -= floor
+        image /= 1.0 - floor
+    np.clip(image, 0.0, 1.0, out=image)
 
 
 def age(rng: np.random.Generator, image: np.ndarray, probability: Mapping[str, float],
@@ -125,6 +141,9 @@ def age(rng: np.random.Generator, image: np.ndarray, probability: Mapping[str, f
         gain = 1.0 + rng.uniform(-0.15, 0.15, 3).astype(np.float32)
         image *= gain if not gray_source else gain.mean()
         applied.append("cast")
+    if p.get("exposure", 0.0) > 0 and rng.random() < p["exposure"]:
+        _exposure(rng, image)
+        applied.append("exposure")
     if rng.random() < p["grain"]:
         grain = _grain(rng, image, gray_source or "gray" in applied or "sepia" in applied)
         applied.append("grain")

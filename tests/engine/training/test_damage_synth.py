@@ -173,3 +173,17 @@ def test_only_the_print_edges_tear() -> None:
         torn = left.kinds["tear"]
         assert torn[:, 0].any() and not torn[:, -1].any()
         assert left.label.sum() > 30
+
+
+def test_exposure_flattens_highlights_or_shadows_unlabelled_and_costs_no_draw_when_off() -> None:
+    only = DamageSpec(nuisance=tuple(1.0 if k == "exposure" else 0.0 for k in NUISANCE_KINDS))
+    flattened = []
+    for seed in range(6):
+        sample = synthesize(_photo(seed), np.random.default_rng(seed), only, damaged=False)
+        assert sample.nuisances == ("exposure",) and not sample.label.any()
+        flattened.append(max((sample.truth >= 1.0).mean(), (sample.truth <= 0.0).mean()))
+    assert min(flattened) > 0.05                        # a real share turns flat white or black
+    # Off (the default, and the bench's), it draws nothing: the same photos as without it.
+    off = synthesize(_photo(), np.random.default_rng(3), DamageSpec(), damaged=True)
+    assert "exposure" not in off.nuisances
+    assert DamageSpec().nuisance[NUISANCE_KINDS.index("exposure")] == 0.0
