@@ -209,9 +209,10 @@ CONFIGS: dict[str, TrainConfig] = {
     # a short schedule at a lower peak rate, sized to an hour on one core.
     "cpu_fifth": TrainConfig(crop=192, steps=8000, lr=3e-4, warmup=300,
                              val_key="val_f1_photo"),
-    # From the shipped (fourth-cycle) weights at a low rate, with blown highlights and crushed
-    # shadows among the photos: the fourth cycle took a blown sky or a white door frame at the
-    # photo's edge for a torn corner, and dark flat blobs for flakes.
+    # From the fourth cycle's export at a low rate, with blown highlights and crushed shadows
+    # among the photos: the fourth cycle took a blown sky at the photo's edge for a torn
+    # corner (it no longer does; a paper-coloured door frame still is) and dark flat blobs
+    # for flakes. The shipped weights.
     "cpu_exposure": TrainConfig(crop=192, steps=4000, lr=1e-4, warmup=200, exposure=0.3,
                                 val_key="val_f1_photo"),
     "tiny_photo": TrainConfig(widths=(8, 16), blocks=(1, 1), crop=32, batch=2, steps=4,
