@@ -44,7 +44,7 @@ from engine.bench.common import (
 from engine.bench.restore_sheets import TOLERANCE, Visual, contact_sheet, large_sheet
 from engine.core.masks import grow_mask
 from engine.core.metrics import mask_match_counts, psnr
-from engine.training.damage_synth import DamageSpec, synthesize
+from engine.training.damage_synth import WHOLE_PHOTO_SPEC, synthesize
 
 __all__ = [
     "BENCH_SPEC",
@@ -59,7 +59,7 @@ __all__ = [
     "summarize",
 ]
 
-BENCH_SPEC = DamageSpec(clean_probability=0.0, intensity=(0.5, 1.5))
+BENCH_SPEC = WHOLE_PHOTO_SPEC
 """The training distribution of damage and nuisances, always damaged, at ordinary intensity."""
 DETECTORS = ("learned", "classical")
 REPAIRS: tuple[tuple[str, str | None], ...] = (

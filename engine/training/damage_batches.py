@@ -19,12 +19,18 @@ from engine.core.metrics import mask_match_counts
 from engine.core.pixels import to_float, to_tensor_batch
 from engine.ops.detect.damage import border_map, propose_damage_mask
 from engine.training.common import centre_crop, random_crop
-from engine.training.damage_synth import ALL_EDGES, NUISANCE_KINDS, DamageSpec, synthesize
+from engine.training.damage_synth import (
+    ALL_EDGES,
+    NUISANCE_KINDS,
+    WHOLE_PHOTO_SPEC,
+    DamageSpec,
+    synthesize,
+)
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["PHOTO_SPEC", "TOLERANCE", "BatchConfig", "DamageValidator", "batch_stream",
+__all__ = ["TOLERANCE", "BatchConfig", "DamageValidator", "batch_stream",
            "damage_loss", "make_batch", "widen_inputs"]
 
 TOLERANCE = 2
@@ -46,11 +52,6 @@ class BatchConfig(Protocol):
     val_crop: int
     val_threshold: float
     val_key: str
-
-
-PHOTO_SPEC = DamageSpec(clean_probability=0.0, intensity=(0.5, 1.5))
-"""Damage of the whole-photo validation: the training distribution, always damaged, at
-ordinary intensity (as ``pixelmend bench restore`` draws it)."""
 
 
 def make_batch(colour: Sequence[np.ndarray], gray: Sequence[np.ndarray], config: BatchConfig,
@@ -165,7 +166,8 @@ class DamageValidator:
     Calling it with a model gives ``val_precision``, ``val_recall`` and ``val_f1`` (pixels
     pooled over the damaged crops, :data:`TOLERANCE` px slack) and ``val_clean_marked`` (the
     share of the clean crops' pixels marked). When ``config.val_key`` is ``val_f1_photo`` it
-    also scores each whole held-out photo, damaged by :data:`PHOTO_SPEC`, with the mask the
+    also scores each whole held-out photo, damaged as the restore bench damages them
+    (:data:`engine.training.damage_synth.WHOLE_PHOTO_SPEC`), with the mask the
     op proposes (:func:`engine.ops.detect.damage.propose_damage_mask`: hysteresis, grown by
     1 px): ``val_precision_photo``, ``val_recall_photo``, ``val_f1_photo``. A crop misses
     what only a whole print shows (a torn corner, a hairline across it), so this is the
@@ -179,7 +181,7 @@ class DamageValidator:
         self.items: list[tuple[bool, np.ndarray, np.ndarray]] = []
         self.photos: list[tuple[np.ndarray, np.ndarray]] = []
         spec = DamageSpec(label_noise=config.label_noise)
-        photo_spec = replace(PHOTO_SPEC, label_noise=config.label_noise)
+        photo_spec = replace(WHOLE_PHOTO_SPEC, label_noise=config.label_noise)
         for index, image in enumerate(images):
             clean = centre_crop(image, config.val_crop, 16)
             for damaged in (True, False):

@@ -47,6 +47,7 @@ __all__ = [
     "NUISANCE_KINDS",
     "DamageSample",
     "DamageSpec",
+    "WHOLE_PHOTO_SPEC",
     "synthesize",
 ]
 
@@ -94,6 +95,12 @@ class DamageSpec:
             raise ValueError(f"rates needs {len(DAMAGE_KINDS) - 1} values")
         if len(self.nuisance) != len(NUISANCE_KINDS):
             raise ValueError(f"nuisance needs {len(NUISANCE_KINDS)} values")
+
+
+WHOLE_PHOTO_SPEC = DamageSpec(clean_probability=0.0, intensity=(0.5, 1.5))
+"""The training distribution of damage and nuisances, always damaged, at ordinary intensity:
+how ``pixelmend bench restore`` damages its photos, and the training recipe its whole held-out
+photos."""
 
 
 @dataclass
