@@ -108,7 +108,8 @@ def run_restore_bench(files: Sequence[Path], *, device: str | None = None, seed:
     seed : int
         Base seed; each image's damage seed derives from it and the file name.
     learned_params : dict, optional
-        Extra ``detect_defects`` params for the learned method (``sensitivity``, ``grow``).
+        Extra ``detect_defects`` params for the learned method (``sensitivity``, ``grow``,
+        ``quality``).
     keep : int
         How many of the first images to return as :class:`Visual` rows.
     log : callable, optional
@@ -272,13 +273,15 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
                         help="learned detector's sensitivity (default: the op's)")
     parser.add_argument("--grow", type=int, default=None,
                         help="learned proposal's growth in px (default: the op's)")
+    parser.add_argument("--quality", choices=("fast", "best"), default=None,
+                        help="learned detector's quality (default: the op's)")
 
 
 def suite(args: argparse.Namespace) -> int:
     """``pixelmend bench restore --data DIR``: detection P/R/F1 and repair PSNR, sheets."""
     files = list_images(args.data, args.limit)
     device = device_from_args(args)
-    params = {key: getattr(args, key) for key in ("sensitivity", "grow")
+    params = {key: getattr(args, key) for key in ("sensitivity", "grow", "quality")
               if getattr(args, key, None) is not None}
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     out = getattr(args, "out", None)

@@ -11,12 +11,13 @@ taken.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.core.device import Fallback
+from engine.core.ensemble import Transform
 from engine.core.progress import CancelToken, Progress, null_progress
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ def run_tiled_torch(image: np.ndarray, forward: Callable[[torch.Tensor], torch.T
                     device: str | torch.device, tile: int = 512, overlap: int = 32,
                     multiple: int = 8, half: bool = False, min_tile: int = 128,
                     out_channels: int | None = None, scale: int = 1,
+                    ensemble: Sequence[Transform] = (),
                     progress: Progress = null_progress,
                     cancel: CancelToken | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Run a network over ``image`` tile by tile, with the out-of-memory fallbacks.
@@ -151,6 +153,10 @@ def run_tiled_torch(image: np.ndarray, forward: Callable[[torch.Tensor], torch.T
         Run in float16 (on an accelerator; the CPU always runs float32).
     scale : int
         How many times ``forward`` enlarges (1: same size).
+    ensemble : sequence of Transform
+        Flips and turns (:data:`engine.core.ensemble.DIHEDRAL`, :data:`~engine.core.ensemble.FLIPS`)
+        of each tile to average ``forward`` over, each applied before the tile is padded so
+        that the photo's edges stay at the tensor's edges; empty: one pass.
 
     Returns
     -------
@@ -160,6 +166,7 @@ def run_tiled_torch(image: np.ndarray, forward: Callable[[torch.Tensor], torch.T
     """
     import torch
 
+    from engine.core.ensemble import self_ensemble
     from engine.core.pixels import from_tensor, to_tensor
 
     def attempt(where: Fallback) -> np.ndarray:
@@ -167,10 +174,15 @@ def run_tiled_torch(image: np.ndarray, forward: Callable[[torch.Tensor], torch.T
         dtype = torch.float16 if half and where.device.type != "cpu" else torch.float32
         lap = min(overlap, max(where.tile // 4, 0))
 
+        def padded_forward(tensor: torch.Tensor) -> torch.Tensor:
+            padded, h, w = _pad_to_multiple(tensor, multiple)
+            return forward(padded)[..., :h * scale, :w * scale]
+
         def one_tile(part: np.ndarray) -> np.ndarray:
-            tensor, h, w = _pad_to_multiple(to_tensor(part, where.device, dtype), multiple)
+            tensor = to_tensor(part, where.device, dtype)
             with torch.inference_mode():
-                output = forward(tensor)[..., :h * scale, :w * scale]
+                output = (self_ensemble(padded_forward, tensor, transforms=ensemble) if ensemble
+                          else padded_forward(tensor))
             return from_tensor(output)
 
         return process_tiled(image, one_tile, tile=where.tile, overlap=lap,

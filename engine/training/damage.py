@@ -129,6 +129,9 @@ class TrainConfig:
     exposure : float
         Chance of a training photo being over- or under-exposed (flat white or black areas,
         never labelled); validation keeps the bench's distribution.
+    frame : float
+        Chance of a straight flat band or line along one side of a training photo (a print's
+        margin, a door frame, a scanner's edge shadow; never labelled).
     dice_weight, pos_weight : float
         Weight of the soft Dice term next to the cross-entropy, and of the damaged pixels in
         the cross-entropy (above 1 favours recall).
@@ -161,6 +164,7 @@ class TrainConfig:
     whole_share: float = 0.4
     label_noise: float = 1.0
     exposure: float = 0.0
+    frame: float = 0.0
     dice_weight: float = 1.0
     pos_weight: float = 3.0
     steps: int = 30000
@@ -215,6 +219,11 @@ CONFIGS: dict[str, TrainConfig] = {
     # for flakes. The shipped weights.
     "cpu_exposure": TrainConfig(crop=192, steps=4000, lr=1e-4, warmup=200, exposure=0.3,
                                 val_key="val_f1_photo"),
+    # A sixth cycle from the fifth's export at the same low rate, with straight flat bands and
+    # lines along the photos' sides among them: the fifth took an off-white door frame along
+    # a real photo's edge for a torn edge, and a photo's dark bottom row for a scratch.
+    "cpu_frame": TrainConfig(crop=192, steps=8000, lr=1e-4, warmup=200, exposure=0.3,
+                             frame=0.3, val_key="val_f1_photo"),
     "tiny_photo": TrainConfig(widths=(8, 16), blocks=(1, 1), crop=32, batch=2, steps=4,
                               warmup=1, log_every=2, val_every=2, ckpt_every=2, val_every_nth=3,
                               val_crop=48, val_key="val_f1_photo"),

@@ -49,6 +49,7 @@ class BatchConfig(Protocol):
     whole_share: float
     label_noise: float
     exposure: float
+    frame: float
     val_crop: int
     val_threshold: float
     val_key: str
@@ -75,8 +76,9 @@ def make_batch(colour: Sequence[np.ndarray], gray: Sequence[np.ndarray], config:
         1 where damage is visible, else 0.
     """
     spec = DamageSpec(clean_probability=config.clean_share, label_noise=config.label_noise)
-    if config.exposure > 0:
-        chances = dict(zip(NUISANCE_KINDS, spec.nuisance, strict=True), exposure=config.exposure)
+    if config.exposure > 0 or config.frame > 0:
+        chances = dict(zip(NUISANCE_KINDS, spec.nuisance, strict=True), exposure=config.exposure,
+                       frame=config.frame)
         spec = replace(spec, nuisance=tuple(chances.values()))
     channels = 4 if config.border else 3
     images = np.empty((config.batch, channels, config.crop, config.crop), np.float32)

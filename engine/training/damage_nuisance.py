@@ -20,10 +20,11 @@ import numpy as np
 __all__ = ["LUMA", "NUISANCE_KINDS", "SEPIA", "Scan", "age", "draw_scan"]
 
 NUISANCE_KINDS = ("text", "gamma", "fade", "cast", "sepia", "gray", "grain", "blur", "sharpen",
-                  "noise", "jpeg", "exposure")
+                  "noise", "jpeg", "exposure", "frame")
 """What changes the photo but is not damage (never labelled). ``exposure`` (blown highlights
-or crushed shadows: flat white or black areas, often at the photo's edge) draws no random
-number when its chance is 0, so specs without it give the same photos as before it existed."""
+or crushed shadows: flat white or black areas, often at the photo's edge) and ``frame``
+(straight flat bands and lines along an edge) draw no random number when their chance is 0, so
+specs without them give the same photos as before they existed."""
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 """Rec. 601 luma weights."""
@@ -86,6 +87,59 @@ def _exposure(rng: np.random.Generator, image: np.ndarray) -> None:
     np.clip(image, 0.0, 1.0, out=image)
 
 
+def _frame(rng: np.random.Generator, image: np.ndarray, tone: np.ndarray, neutral: bool
+           ) -> None:
+    """Straight structure along one side, in place: what a torn edge must not be confused with.
+
+    A flat band with a straight (barely tilted) inner boundary — a print's white margin, a
+    door frame, a painted wall, often paper-coloured, sometimes shaded in parallel stripes —
+    and/or a thin straight line hugging that side (a scanner's edge shadow, a mount's rim).
+    Torn edges are ragged; these are straight, and never labelled.
+    """
+    height, width = image.shape[:2]
+    side = int(rng.integers(4))                         # top, bottom, left, right
+    along, across = (width, height) if side < 2 else (height, width)
+    t = np.arange(across, dtype=np.float32)
+    depth = t if side in (0, 2) else (across - 1 - t)   # distance from the chosen side
+    slope = float(np.tan(np.radians(rng.uniform(-2.0, 2.0))))
+    s = np.arange(along, dtype=np.float32) - along / 2
+    depth = depth[:, None] + slope * s[None, :]         # (across, along)
+    if side >= 2:
+        depth = depth.T
+        s_map = np.broadcast_to(s[:, None], (height, width))
+    else:
+        s_map = np.broadcast_to(s[None, :], (height, width))
+    if rng.random() < 0.8:                              # a flat band
+        band = rng.uniform(0.04, 0.3) * across
+        if rng.random() < 0.6:                          # paper-coloured: a margin, white paint
+            colour = rng.uniform(0.78, 1.0) * tone / tone.max()
+            colour = colour + rng.uniform(-0.03, 0.03, 3).astype(np.float32)
+        else:                                           # a flat colour from the photo
+            pick = image[int(rng.integers(height)), int(rng.integers(width))]
+            colour = pick + rng.uniform(-0.1, 0.1, 3).astype(np.float32)
+        if neutral:                                     # a grey print stays grey (or toned)
+            colour = float(colour.mean()) * tone / tone.max()
+        shade = np.zeros((height, width), np.float32)
+        for _ in range(int(rng.integers(0, 3))):        # parallel stripes of other brightness
+            at = rng.uniform(0.1, 0.9) * band
+            shade += (depth > at) * rng.uniform(-0.12, 0.12)
+        shade += rng.uniform(-0.05, 0.05) * s_map / max(along, 1)
+        fill = np.clip(colour[None, None, :] + shade[:, :, None], 0.0, 1.0)
+        alpha = np.clip(band + 0.5 - depth, 0.0, 1.0)[:, :, None]
+        image *= 1.0 - alpha
+        image += alpha * fill
+        edge = band
+    else:
+        edge = float(rng.uniform(0.0, 3.0))
+    if rng.random() < 0.5:                              # a thin straight line along that side
+        half = rng.uniform(0.5, 1.5)
+        line = np.clip(half + 0.5 - np.abs(depth - edge - half), 0.0, 1.0)[:, :, None]
+        value = rng.uniform(0.0, 0.25) if rng.random() < 0.7 else rng.uniform(0.8, 1.0)
+        image *= 1.0 - line
+        image += line * value * tone / tone.max()
+    np.clip(image, 0.0, 1.0, out=image)
+
+
 def age(rng: np.random.Generator, image: np.ndarray, probability: Mapping[str, float],
         applied: list[str], gray_source: bool) -> tuple[np.ndarray, np.ndarray, float]:
     """Scene text and print ageing, in place.
@@ -144,6 +198,9 @@ def age(rng: np.random.Generator, image: np.ndarray, probability: Mapping[str, f
     if p.get("exposure", 0.0) > 0 and rng.random() < p["exposure"]:
         _exposure(rng, image)
         applied.append("exposure")
+    if p.get("frame", 0.0) > 0 and rng.random() < p["frame"]:
+        _frame(rng, image, tone, gray_source or "gray" in applied)
+        applied.append("frame")
     if rng.random() < p["grain"]:
         grain = _grain(rng, image, gray_source or "gray" in applied or "sepia" in applied)
         applied.append("grain")

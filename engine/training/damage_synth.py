@@ -88,7 +88,7 @@ class DamageSpec:
     label_contrast: float = 0.05
     label_noise: float = 1.0
     nuisance: tuple[float, ...] = (0.1, 0.3, 0.35, 0.3, 0.15, 0.15, 0.5, 0.35, 0.25, 0.5, 0.4,
-                                   0.0)
+                                   0.0, 0.0)
 
     def __post_init__(self) -> None:
         if len(self.rates) != len(DAMAGE_KINDS) - 1:

@@ -111,27 +111,6 @@ def _level_map(sigma: float | tuple[float, float] | np.ndarray, shape: tuple[int
                      f"{levels.shape} for a {shape[1]}×{shape[0]} image")
 
 
-def _ensemble_forward(model: Any, image: Any, level: Any) -> Any:
-    """The mean of the network over the 8 flips and quarter turns of ``image`` (and a per-pixel
-    ``level``), each turned back (a self-ensemble: no training, 8× the time)."""
-    import torch
-
-    per_pixel = level.shape[-2:] == image.shape[-2:]
-    total = torch.zeros_like(image)
-    for turns in range(4):
-        for flip in (False, True):
-            x = torch.rot90(image, turns, dims=(2, 3))
-            m = torch.rot90(level, turns, dims=(2, 3)) if per_pixel else level
-            if flip:
-                x = torch.flip(x, dims=(3,))
-                m = torch.flip(m, dims=(3,)) if per_pixel else m
-            y = model(x, m)
-            if flip:
-                y = torch.flip(y, dims=(3,))
-            total += torch.rot90(y, -turns, dims=(2, 3))
-    return total / 8.0
-
-
 def denoise_array(image: np.ndarray, sigma: float | tuple[float, float] | np.ndarray, *,
                   device: Any = "cpu", tile: int = 512, ensemble: bool = False,
                   model: str = MODEL_NAME, progress: Progress | None = None,
@@ -167,6 +146,7 @@ def denoise_array(image: np.ndarray, sigma: float | tuple[float, float] | np.nda
     import torch
 
     from engine.core.device import use_half_precision
+    from engine.core.ensemble import DIHEDRAL
     from engine.core.tiling import run_tiled_torch
 
     device = torch.device(device)
@@ -193,12 +173,13 @@ def denoise_array(image: np.ndarray, sigma: float | tuple[float, float] | np.nda
             x = batch
             level = torch.tensor(constant, device=batch.device, dtype=batch.dtype).view(
                 1, -1, 1, 1)
-        return _ensemble_forward(current, x, level) if ensemble else current(x, level)
+        return current(x, level)
 
     tile = fit_tile(*image.shape[:2], tile, OVERLAP, network.multiple)
     result, tiling = run_tiled_torch(
         rgb, forward, device=device, tile=tile, overlap=OVERLAP, multiple=network.multiple,
-        half=half, out_channels=3, progress=progress or null_progress, cancel=cancel)
+        half=half, out_channels=3, ensemble=DIHEDRAL if ensemble else (),
+        progress=progress or null_progress, cancel=cancel)
     if gray:
         result = result.mean(axis=2, keepdims=True)
     return np.clip(result, 0.0, 1.0).astype(np.float32), tiling

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
 from engine.core.masks import grow_mask
@@ -29,6 +30,7 @@ __all__ = [
     "MODEL_NAME",
     "OVERLAP",
     "TILE",
+    "WIDE_PX",
     "border_map",
     "clear_model_cache",
     "damage_probability",
@@ -44,6 +46,12 @@ OVERLAP = 64
 the ramps that blend neighbouring tiles hide what little the missing context changes."""
 BORDER_SCALE = 32.0
 """Distance (px) over which the border map falls from 1 at the photo's edge to 1/e."""
+WIDE_PX = 7
+"""Found damage at least this thick (flakes, torn corners, large specks) is grown by the whole
+``grow_px``, thinner damage (hairlines, scratches, dust) by one pixel less: the network marks a
+line to its soft edges, and a grown line costs the good pixels beside it (restore bench: repair
++5.22 -> +5.51 dB, F1 unchanged), while a tear's soft rim, left out, shows as a pale outline
+after the fill."""
 
 
 def border_map(shape: tuple[int, int], edges: tuple[bool, bool, bool, bool] = (True,) * 4
@@ -122,7 +130,8 @@ def clear_model_cache() -> None:
 
 def damage_probability(image: np.ndarray, device: Any = None,
                        progress: Progress | None = None, cancel: CancelToken | None = None, *,
-                       tile: int = TILE) -> tuple[np.ndarray, dict[str, Any]]:
+                       tile: int = TILE, ensemble: bool = False
+                       ) -> tuple[np.ndarray, dict[str, Any]]:
     """Per-pixel probability that a pixel is damage (scratch, crack, dust, tear).
 
     Parameters
@@ -135,6 +144,10 @@ def damage_probability(image: np.ndarray, device: Any = None,
         Reported and checked once per tile.
     tile : int
         Tile edge in pixels (memory scales with its square).
+    ensemble : bool
+        Average the probabilities of the photo and its three mirror images
+        (:data:`engine.core.ensemble.FLIPS`): four times the time; on the restore bench
+        recall 0.68 -> 0.69 and precision 0.875 -> 0.90.
 
     Returns
     -------
@@ -151,6 +164,7 @@ def damage_probability(image: np.ndarray, device: Any = None,
     import torch
 
     from engine.core.device import select_device, use_half_precision
+    from engine.core.ensemble import FLIPS
     from engine.core.pixels import check_image
     from engine.core.tiling import run_tiled_torch
 
@@ -171,6 +185,7 @@ def damage_probability(image: np.ndarray, device: Any = None,
     probability, tiling = run_tiled_torch(
         np.concatenate(planes, axis=2).astype(np.float32), forward, device=target, tile=tile,
         overlap=OVERLAP, multiple=model.multiple, half=half, out_channels=1,
+        ensemble=FLIPS if ensemble else (),
         progress=progress or null_progress, cancel=cancel)
     return np.clip(probability[:, :, 0], 0.0, 1.0).astype(np.float32), tiling
 
@@ -181,7 +196,8 @@ def propose_damage_mask(probability: np.ndarray, threshold: float = 0.5, grow_px
 
     Pixels above ``threshold`` start a region; connected pixels above half of it join
     (hysteresis, so a scratch that fades along its length is kept whole and a faint speck
-    alone is not); the result is dilated by ``grow_px`` to cover soft edges.
+    alone is not). The parts at least :data:`WIDE_PX` thick are then dilated by ``grow_px``
+    to cover their soft rims, the thinner ones by ``grow_px - 1``.
 
     Parameters
     ----------
@@ -190,7 +206,7 @@ def propose_damage_mask(probability: np.ndarray, threshold: float = 0.5, grow_px
     threshold : float
         Probability in (0, 1) that starts a region; lower finds fainter damage.
     grow_px : int
-        Dilation radius in pixels (0 = none).
+        Dilation radius in pixels of the wide parts (0 = none).
 
     Returns
     -------
@@ -204,4 +220,8 @@ def propose_damage_mask(probability: np.ndarray, threshold: float = 0.5, grow_px
     if not strong.any():
         return strong
     found = hysteresis(strong, probability > 0.5 * threshold)
-    return grow_mask(found, int(grow_px))
+    if grow_px == 0:
+        return found
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (WIDE_PX, WIDE_PX))
+    wide = cv2.morphologyEx(found.astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
+    return grow_mask(found, int(grow_px) - 1) | grow_mask(wide, int(grow_px))

@@ -210,6 +210,10 @@ class DetectDefectsOp(Op):
               help="Higher finds fainter damage and makes more false finds. Learned: marks "
                    "pixels whose damage probability is above 1 − sensitivity (0.5: more "
                    "likely damage than not; at most 0.98)."),
+        Choice("quality", "best", choices=("fast", "best"),
+               help="Learned: 'best' averages the network over the photo and its three mirror "
+                    "images: fewer false finds and more of the faint damage, 4 times slower "
+                    "than 'fast' (one pass)."),
         Int("max_spot_size", 9, title="Max spot size", minimum=2, maximum=64,
             help="Classical: largest dust spot diameter, in pixels."),
         Int("min_scratch_length", 30, title="Min scratch length", minimum=5, maximum=100_000,
@@ -239,7 +243,8 @@ class DetectDefectsOp(Op):
         threshold = max(1.0 - params["sensitivity"], 1.0 - MAX_LEARNED_SENSITIVITY)
         try:
             probability, tiling = damage_probability(
-                image, device, sub_range(progress, 0.0, 0.95), cancel)
+                image, device, sub_range(progress, 0.0, 0.95), cancel,
+                ensemble=params["quality"] == "best")
             steps = model_entry(MODEL_NAME).meta.get("steps")
         except WeightsError as error:
             raise OpError(f"the learned damage detector cannot be used: {error}; choose the "
@@ -250,6 +255,7 @@ class DetectDefectsOp(Op):
             image=None, mask=proposal,
             layers={"damage probability": _as_layer(probability, image.shape[2])},
             info={"method": "learned", "model": MODEL_NAME, "model_steps": steps,
+                  "quality": params["quality"],
                   "threshold": round(threshold, 4), "regions": _count_components(proposal),
                   "masked_fraction": float(proposal.mean()), **tiling},
         )

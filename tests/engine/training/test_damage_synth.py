@@ -101,7 +101,7 @@ def test_grey_photos_stay_grey() -> None:
                                         for k in NUISANCE_KINDS))
     for seed in range(3):
         sample = synthesize(gray, np.random.default_rng(seed), untoned, damaged=True)
-        assert sample.label.any()
+        assert any(footprint.any() for footprint in sample.kinds.values())  # damage was drawn
         spread = sample.image.max(axis=2) - sample.image.min(axis=2)
         assert spread.max() < 0.01
 
@@ -187,3 +187,20 @@ def test_exposure_flattens_highlights_or_shadows_unlabelled_and_costs_no_draw_wh
     off = synthesize(_photo(), np.random.default_rng(3), DamageSpec(), damaged=True)
     assert "exposure" not in off.nuisances
     assert DamageSpec().nuisance[NUISANCE_KINDS.index("exposure")] == 0.0
+
+
+def test_frame_lays_a_straight_unlabelled_band_or_line_along_one_side() -> None:
+    only = DamageSpec(nuisance=tuple(1.0 if k == "frame" else 0.0 for k in NUISANCE_KINDS))
+    along_a_side = 0
+    for seed in range(10):
+        clean = _photo(seed)
+        sample = synthesize(clean, np.random.default_rng(seed), only, damaged=False)
+        assert sample.nuisances == ("frame",) and not sample.label.any()
+        changed = np.abs(sample.truth - clean).max(axis=2) > 0.02
+        # The change runs along all of one side (unless its colour is the photo's own there).
+        sides = [changed[0], changed[-1], changed[:, 0], changed[:, -1]]
+        along_a_side += max(side.mean() for side in sides) > 0.9
+        assert changed.mean() < 0.5
+    assert along_a_side >= 7
+    # Off (the default, and the bench's), it draws nothing.
+    assert DamageSpec().nuisance[NUISANCE_KINDS.index("frame")] == 0.0
