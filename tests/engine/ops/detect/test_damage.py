@@ -165,20 +165,20 @@ def test_finds_drawn_scratches_and_dust_with_high_recall() -> None:
 @needs_weights
 def test_marks_almost_nothing_on_a_clean_picture_with_fine_detail() -> None:
     assert run_op("detect_defects", _scene(seed=1)).mask.mean() < 0.002
-    # On the drawn face the lips and the hair are left alone. The shipped weights do mark the
-    # two nostrils (small dark blobs, like dust), the outer tips of the brows and the white
-    # catchlight in one pupil (about 20 px, a bright speck like dust): 0.52 % of the picture; the
-    # bounds keep that from growing.
+    # On the drawn face the eyes, the lips and the hair are left alone. The shipped weights do
+    # mark the two nostrils (small dark blobs, like dust) and three tips of the brows: 0.40 %
+    # of the picture (one pass, quality fast, also marks the white catchlight in one pupil, a
+    # bright speck like dust, about 10 px); the bounds keep that from growing.
     face = _face()
     found = run_op("detect_defects", face).mask
-    assert found.mean() < 0.008, found.mean()
+    assert found.mean() < 0.006, found.mean()
     c = face.shape[0] // 2
     eyes, others = np.zeros(found.shape, np.uint8), np.zeros(found.shape, np.uint8)
     for side in (-1, 1):
         cv2.ellipse(eyes, (c + side * 30, c - 10), (16, 8), 0, 0, 360, 1, -1)
     cv2.ellipse(others, (c, c + 58), (26, 9), 0, 0, 360, 1, -1)                    # lips
     cv2.ellipse(others, (c, c - 60), (84, 50), 0, 180, 360, 1, -1)                 # hair
-    assert (found & (eyes > 0)).sum() <= 24
+    assert (found & (eyes > 0)).sum() <= 4
     assert not (found & (others > 0)).any()
 
 
