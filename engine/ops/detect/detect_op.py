@@ -219,7 +219,9 @@ class DetectDefectsOp(Op):
         Int("min_scratch_length", 30, title="Min scratch length", minimum=5, maximum=100_000,
             help="Classical: shortest line that counts as a scratch, in pixels."),
         Int("grow", 1, minimum=0, maximum=50,
-            help="Widen the proposed mask by this many pixels (covers soft edges)."),
+            help="Widen the proposed mask by this many pixels (covers soft edges). Learned: "
+                 "thin damage (lines, dust) widens one pixel less; the network marks it to "
+                 "its edges already."),
     )
     mask_use = "ignore"
     devices = ("cpu", "cuda", "mps")
