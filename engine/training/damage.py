@@ -378,7 +378,8 @@ def export(run_dir: Path, out_dir: Path | None = None, *, name: str = MODEL_NAME
             "damage": "synthetic, engine/training/damage_synth.py: hairlines, scratches, "
                       "forking cracks, dust and specks (some with halos), lint, flakes, torn "
                       "corners/edges; nuisances not labelled: grain, noise, blur, sharpening, "
-                      "JPEG, fading, colour cast, sepia, grey, text",
+                      "JPEG, fading, colour cast, sepia, grey, text, blown highlights and "
+                      "crushed shadows, straight flat bands and lines along a side",
             "val_heldout": {k: round(v, 4) for k, v in (state.get("val") or {}).items()},
         }
 
