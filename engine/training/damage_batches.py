@@ -76,10 +76,9 @@ def make_batch(colour: Sequence[np.ndarray], gray: Sequence[np.ndarray], config:
         1 where damage is visible, else 0.
     """
     spec = DamageSpec(clean_probability=config.clean_share, label_noise=config.label_noise)
-    if config.exposure > 0 or config.frame > 0:
-        chances = dict(zip(NUISANCE_KINDS, spec.nuisance, strict=True), exposure=config.exposure,
-                       frame=config.frame)
-        spec = replace(spec, nuisance=tuple(chances.values()))
+    chances = dict(zip(NUISANCE_KINDS, spec.nuisance, strict=True), exposure=config.exposure,
+                   frame=config.frame)
+    spec = replace(spec, nuisance=tuple(chances.values()))
     channels = 4 if config.border else 3
     images = np.empty((config.batch, channels, config.crop, config.crop), np.float32)
     labels = np.empty((config.batch, 1, config.crop, config.crop), np.float32)
