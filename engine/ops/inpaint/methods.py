@@ -2,8 +2,8 @@
 
 Each method is a small function ``fill(crop, hole, options) -> crop`` registered in
 :data:`INPAINT_METHODS` with :func:`inpaint_method`; the ``inpaint`` op's ``method`` choice lists
-them after ``auto``, which picks one per hole (:func:`choose_method`) and is the default
-(:data:`DEFAULT_METHOD`).
+them after ``auto``, which picks one per connected hole (:func:`choose_method`,
+:func:`auto_plan`) and is the default (:data:`DEFAULT_METHOD`).
 
 ``structured``
     The learned network's layout rebuilt from the photo's own patches by steered multi-scale
@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import cv2
 import numpy as np
 
 from engine.core.masks import hole_radius
@@ -54,6 +55,7 @@ __all__ = [
     "context_margin",
     "inpaint_method",
     "PATCH_METHODS",
+    "auto_plan",
     "learned_available",
 ]
 
@@ -226,9 +228,47 @@ def choose_method(crop: np.ndarray, hole: np.ndarray, learned_ok: bool) -> str:
     ``crop`` is the hole's surroundings (unused by the present rule, kept for rules that look
     at them).
     """
-    if hole_radius(hole) <= AUTO_THIN_RADIUS:
-        return "learned" if learned_ok else "telea"
-    return "structured"
+    return _method_for(hole_radius(hole) > AUTO_THIN_RADIUS, learned_ok)
+
+
+def _method_for(thick: bool, learned_ok: bool) -> str:
+    if thick:
+        return "structured"
+    return "learned" if learned_ok else "telea"
+
+
+def auto_plan(hole: np.ndarray, learned_ok: bool) -> list[tuple[str, np.ndarray]]:
+    """The ``auto`` rule applied to each connected hole of a group, as fill passes.
+
+    A group of nearby holes (one crop) often mixes both kinds: a flake beside a few hairlines.
+    Each connected hole gets its own method (:func:`choose_method`'s rule); the thick holes
+    come first, so the thin ones are then filled with their thick neighbours in place.
+
+    Parameters
+    ----------
+    hole : ndarray of bool, shape (h, w)
+        The group's holes.
+    learned_ok : bool
+        Whether the learned network's weights are installed.
+
+    Returns
+    -------
+    list of (str, ndarray of bool)
+        ``(method, holes)`` passes in fill order; together they cover ``hole`` exactly once.
+    """
+    inside = cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    deep = inside > AUTO_THIN_RADIUS
+    thick = np.zeros_like(hole, dtype=bool)
+    if deep.any():
+        _, labels = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
+        thick = np.isin(labels, np.unique(labels[deep]))
+    thin = hole & ~thick
+    passes = []
+    if thick.any():
+        passes.append((_method_for(True, learned_ok), thick))
+    if thin.any():
+        passes.append((_method_for(False, learned_ok), thin))
+    return passes
 
 
 def learned_available() -> bool:

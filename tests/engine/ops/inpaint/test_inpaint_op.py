@@ -11,6 +11,7 @@ from engine.ops.inpaint.methods import (
     DEFAULT_METHOD,
     INPAINT_METHODS,
     METHOD_CHOICES,
+    auto_plan,
     choose_method,
     context_margin,
     inpaint_method,
@@ -176,6 +177,53 @@ def test_choose_method_rule():
     stroke = np.zeros((120, 120), bool)
     stroke[52:68, 10:110] = True                       # a 16-px brush stroke over an object
     assert choose_method(flat, stroke, True) == "structured"
+
+
+def test_auto_plan_gives_each_connected_hole_its_own_method():
+    group = np.zeros((120, 120), bool)
+    group[40:70, 40:70] = True                         # a 30-px flake
+    group[20:22, 10:110] = True                        # a hairline beside it, not touching
+    group[80:82, 60:110] = True                        # and another
+    passes = auto_plan(group, True)
+    assert [name for name, _ in passes] == ["structured", "learned"]   # thick first
+    thick, thin = passes[0][1], passes[1][1]
+    assert thick.sum() == 900 and thin.sum() == 200 + 100
+    assert not (thick & thin).any() and np.array_equal(thick | thin, group)
+    joined = group.copy()
+    joined[22:40, 50:52] = True                        # a line that runs into the flake
+    assert [name for name, _ in auto_plan(joined, False)] == ["structured", "telea"]
+    assert auto_plan(joined, False)[0][1][21, 30]      # the joined hairline goes with it
+    assert [name for name, _ in auto_plan(group & (np.arange(120) < 30)[None, :], True)] == [
+        "learned"]
+
+
+def test_auto_fills_a_flake_first_then_the_scratches_beside_it(monkeypatch):
+    import engine.ops.inpaint.inpaint_op as inpaint_op
+
+    calls = []
+    monkeypatch.setattr(inpaint_op, "learned_available", lambda: True)
+    for name in ("learned", "structured"):
+        def spy(crop, hole, options, name=name):
+            calls.append((name, hole.copy(), crop.copy()))
+            filled = crop.copy()
+            filled[hole] = 0.25 if name == "structured" else 0.75
+            return filled
+        monkeypatch.setitem(INPAINT_METHODS, name, spy)
+    image = _texture(200)
+    mask = np.zeros((200, 200), bool)
+    mask[80:120, 80:120] = True                        # a flake
+    mask[60:62, 40:160] = True                         # a scratch 18 px above it: one group
+    result = run_op("inpaint", image, mask, {"method": "auto", "sample_margin": 50})
+    assert result.info["methods_used"] == {"structured": 1, "learned": 1}
+    assert [name for name, _, _ in calls] == ["structured", "learned"]
+    assert np.allclose(result.image[80:120, 80:120], 0.25)
+    assert np.allclose(result.image[60:62, 40:160], 0.75)
+    _, structured_hole, _ = calls[0]
+    assert structured_hole.sum() == mask.sum()         # the scratch is no source for patches
+    _, learned_hole, learned_crop = calls[1]
+    assert learned_hole.sum() == 2 * 120               # the flake is context by then
+    assert (learned_crop == 0.25).all(axis=2).sum() == 1600
+    assert np.array_equal(result.image[~mask], image[~mask])
 
 
 def test_damaged_network_weights_make_auto_fall_back_to_telea(tmp_path, monkeypatch):
