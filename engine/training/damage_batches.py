@@ -9,6 +9,7 @@ centre crops of held-out photos with :func:`engine.core.metrics.mask_match_count
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["TOLERANCE", "BatchConfig", "DamageValidator", "batch_stream",
-           "damage_loss", "make_batch", "widen_inputs"]
+           "damage_loss", "deepen_stages", "fit_initial_weights", "make_batch", "widen_inputs"]
 
 TOLERANCE = 2
 """Slack (px) of the validation precision and recall, as in the restore bench."""
@@ -145,6 +146,39 @@ def widen_inputs(state: dict[str, torch.Tensor], model: torch.nn.Module
     extra = torch.zeros(head.shape[0], wanted.shape[1] - head.shape[1], *head.shape[2:],
                         dtype=head.dtype)
     return {**state, "head.weight": torch.cat([head, extra], dim=1)}
+
+
+_NEW_BLOCK_KEY = re.compile(
+    r"^(encoders\.\d+|decoders\.\d+|bottleneck)\.\d+\.conv[12]\.(weight|bias)$")
+
+
+def deepen_stages(state: dict[str, torch.Tensor], model: torch.nn.Module
+                  ) -> dict[str, torch.Tensor]:
+    """Weights of a network with fewer residual blocks per scale, fitted to one with more:
+    each added block keeps its fresh first convolution and starts its second at zero, so it
+    adds nothing to its input and the network answers as before until training moves it.
+
+    Raises
+    ------
+    ValueError
+        The model lacks weights that are not those of an added residual block.
+    """
+    import torch
+
+    wanted = model.state_dict()
+    missing = [key for key in wanted if key not in state]
+    strange = [key for key in missing if not _NEW_BLOCK_KEY.match(key)]
+    if strange:
+        raise ValueError(f"cannot start from these weights: {strange[0]} is missing")
+    added = {key: torch.zeros_like(wanted[key]) if ".conv2." in key else wanted[key].clone()
+             for key in missing}
+    return {**state, **added}
+
+
+def fit_initial_weights(state: dict[str, torch.Tensor], model: torch.nn.Module
+                        ) -> dict[str, torch.Tensor]:
+    """Earlier weights fitted to ``model``: :func:`widen_inputs`, then :func:`deepen_stages`."""
+    return deepen_stages(widen_inputs(state, model), model)
 
 
 def damage_loss(logits: torch.Tensor, labels: torch.Tensor, dice_weight: float,

@@ -13,7 +13,13 @@ import torch
 
 from engine.training import damage as recipe
 from engine.training.common import random_crop
-from engine.training.damage_batches import damage_loss, make_batch, widen_inputs
+from engine.training.damage_batches import (
+    damage_loss,
+    deepen_stages,
+    fit_initial_weights,
+    make_batch,
+    widen_inputs,
+)
 
 
 def _photo(seed: int, size: tuple[int, int] = (72, 88)) -> np.ndarray:
@@ -138,6 +144,22 @@ def test_weights_without_the_border_input_start_a_network_with_it() -> None:
     with torch.no_grad():
         assert torch.allclose(plain(x), wide(torch.cat([x, torch.rand(1, 1, 32, 32)], 1)),
                               atol=1e-6)
+
+
+def test_weights_of_a_shallower_network_start_a_deeper_one_as_it_was() -> None:
+    plain = recipe.build(recipe.TrainConfig(widths=(8, 16), blocks=(1, 1), border=False))
+    deeper = recipe.build(recipe.TrainConfig(widths=(8, 16), blocks=(2, 1)))
+    deeper.load_state_dict(fit_initial_weights(plain.state_dict(), deeper))
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(plain(x), deeper(torch.cat([x, torch.rand(1, 1, 32, 32)], 1)),
+                              atol=1e-6)
+    added = deeper.encoders[0][1]
+    assert added.conv1.weight.abs().sum() > 0          # fresh, so the block can learn
+    assert added.conv2.weight.abs().sum() == 0
+    other = recipe.build(recipe.TrainConfig(widths=(8, 32), blocks=(1, 1)))
+    with pytest.raises(ValueError, match="cannot start from these weights"):
+        deepen_stages({k: v for k, v in plain.state_dict().items() if k != "tail.bias"}, other)
 
 
 def test_resume_without_a_checkpoint_says_so(folders: tuple[Path, Path], tmp_path: Path) -> None:
