@@ -4,9 +4,9 @@ The op never hands a whole image to a fill method (:mod:`engine.ops.inpaint.meth
 a crop around each group of nearby masked regions (:func:`engine.core.masks.hole_regions`: the
 group's bounding box plus a context margin — ``sample_margin`` for the patch-based methods,
 which also limits where patches come from), fills it, and writes back only that group's masked
-pixels, so a 50 MP photo with one scratch costs a few kilopixels of work. Under ``auto`` each
-connected hole of a group gets its own method (:func:`engine.ops.inpaint.methods.auto_plan`):
-the thick ones are filled first, then the thin ones with their thick neighbours in place.
+pixels, so a 50 MP photo with one scratch costs a few kilopixels of work. Under ``auto`` a
+group with a thick hole goes to ``structured``, which leaves the group's thin holes to its
+learned layout (:func:`engine.ops.inpaint.methods.auto_plan`).
 """
 
 from __future__ import annotations
@@ -120,31 +120,29 @@ class InpaintOp(Op):
         crop_pixels = 0
         used: dict[str, int] = {}
         for index, (box, own) in enumerate(regions):
-            passes = auto_plan(own, learned_ok) if method == "auto" else [(method, own)]
-            done = np.zeros_like(own)
-            for step, (chosen, part) in enumerate(passes):
-                cancel.raise_if_cancelled()
-                start = (index + step / len(passes)) / len(regions)
-                stop = (index + (step + 1) / len(passes)) / len(regions)
-                progress(start, f"inpainting region {index + 1} of {len(regions)}")
-                part_box, part_own = box, part
-                if method == "auto" and chosen in PATCH_METHODS:
-                    part_box = _grow(box, part, params["sample_margin"], mask.shape)
-                    part_own = _reframe(box, part, part_box)
-                rows, cols = part_box
-                hole = mask[rows, cols]
-                if done.any():  # this group's earlier passes are filled: context now
-                    hole = hole & ~_reframe(box, done, part_box)
-                options = FillOptions(
-                    radius=radius, patch_size=params["patch_size"],
-                    iterations=params["iterations"], seed=params["seed"], device=device,
-                    progress=sub_range(progress, start, stop), cancel=cancel)
-                crop = np.ascontiguousarray(out[rows, cols])
-                filled = INPAINT_METHODS[chosen](crop, hole, options)
-                target = out[rows, cols]
-                target[part_own] = filled[part_own]
-                done |= part
-                crop_pixels += part_own.shape[0] * part_own.shape[1]
-                used[chosen] = used.get(chosen, 0) + 1
+            cancel.raise_if_cancelled()
+            progress(index / len(regions), f"inpainting region {index + 1} of {len(regions)}")
+            chosen, smooth = method, None
+            if method == "auto":
+                chosen, smooth = auto_plan(own, learned_ok)
+                if chosen in PATCH_METHODS:
+                    grown = _grow(box, own, params["sample_margin"], mask.shape)
+                    if smooth is not None:
+                        smooth = _reframe(box, smooth, grown)
+                    box, own = grown, _reframe(box, own, grown)
+            rows, cols = box
+            options = FillOptions(
+                radius=radius, patch_size=params["patch_size"],
+                iterations=params["iterations"], seed=params["seed"], device=device,
+                smooth=smooth,
+                progress=sub_range(progress, index / len(regions),
+                                   (index + 1) / len(regions)),
+                cancel=cancel)
+            crop = np.ascontiguousarray(image[rows, cols])
+            filled = INPAINT_METHODS[chosen](crop, mask[rows, cols], options)
+            target = out[rows, cols]
+            target[own] = filled[own]
+            crop_pixels += own.shape[0] * own.shape[1]
+            used[chosen] = used.get(chosen, 0) + 1
         return OpResult(image=out, info={"regions": len(regions), "crop_pixels": crop_pixels,
                                          "method": method, "methods_used": used})

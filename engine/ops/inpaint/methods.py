@@ -75,6 +75,9 @@ class FillOptions:
     source : ndarray of bool or None
         Crop-sized region patches may be copied from (structured, exemplar); None = anywhere
         in the crop.
+    smooth : ndarray of bool or None
+        Crop-sized part of the hole that ``structured`` fills with its learned layout rather
+        than patches (thin damage beside a large hole, :func:`auto_plan`); None = none.
     progress, cancel
         Progress callback and cancel token for this crop.
     """
@@ -85,6 +88,7 @@ class FillOptions:
     seed: int = 0
     device: str | None = None
     source: np.ndarray | None = None
+    smooth: np.ndarray | None = None
     progress: Progress = null_progress
     cancel: CancelToken = field(default_factory=CancelToken)
 
@@ -152,11 +156,14 @@ def fill_structured(crop: np.ndarray, hole: np.ndarray, options: FillOptions) ->
             low = (1.0 - LOW_TELEA_SHARE) * layout + LOW_TELEA_SHARE * telea
     else:
         layout = telea
-    return structured_fill(crop, hole, layout, low=low, source=options.source,
-                           patch_size=options.patch_size, iterations=options.iterations,
-                           seed=options.seed, device=_device(options),
-                           progress=sub_range(options.progress, layout_share, 1.0),
-                           cancel=options.cancel)
+    filled = structured_fill(crop, hole, layout, low=low, source=options.source,
+                             patch_size=options.patch_size, iterations=options.iterations,
+                             seed=options.seed, device=_device(options),
+                             progress=sub_range(options.progress, layout_share, 1.0),
+                             cancel=options.cancel)
+    if options.smooth is None:
+        return filled
+    return np.where(options.smooth[:, :, None], layout, filled).astype(np.float32)
 
 
 @inpaint_method("exemplar")
@@ -237,12 +244,13 @@ def _method_for(thick: bool, learned_ok: bool) -> str:
     return "learned" if learned_ok else "telea"
 
 
-def auto_plan(hole: np.ndarray, learned_ok: bool) -> list[tuple[str, np.ndarray]]:
-    """The ``auto`` rule applied to each connected hole of a group, as fill passes.
+def auto_plan(hole: np.ndarray, learned_ok: bool) -> tuple[str, np.ndarray | None]:
+    """The ``auto`` rule for a group of nearby holes (one crop), hole by hole.
 
-    A group of nearby holes (one crop) often mixes both kinds: a flake beside a few hairlines.
-    Each connected hole gets its own method (:func:`choose_method`'s rule); the thick holes
-    come first, so the thin ones are then filled with their thick neighbours in place.
+    A group often mixes both kinds: a flake beside a few hairlines. When one of its connected
+    holes is thick, the group goes to ``structured``, and its thin holes take that method's
+    learned layout — what the fast path would give them, at no extra cost — instead of
+    patches; a group of thin holes takes the fast path (:func:`choose_method`'s rule).
 
     Parameters
     ----------
@@ -253,22 +261,17 @@ def auto_plan(hole: np.ndarray, learned_ok: bool) -> list[tuple[str, np.ndarray]
 
     Returns
     -------
-    list of (str, ndarray of bool)
-        ``(method, holes)`` passes in fill order; together they cover ``hole`` exactly once.
+    method : str
+    smooth : ndarray of bool or None
+        For ``structured``: the thin holes it leaves to its layout (None: there are none).
     """
     inside = cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
     deep = inside > AUTO_THIN_RADIUS
-    thick = np.zeros_like(hole, dtype=bool)
-    if deep.any():
-        _, labels = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
-        thick = np.isin(labels, np.unique(labels[deep]))
-    thin = hole & ~thick
-    passes = []
-    if thick.any():
-        passes.append((_method_for(True, learned_ok), thick))
-    if thin.any():
-        passes.append((_method_for(False, learned_ok), thin))
-    return passes
+    if not deep.any():
+        return _method_for(False, learned_ok), None
+    _, labels = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
+    thin = hole & ~np.isin(labels, np.unique(labels[deep]))
+    return _method_for(True, learned_ok), thin if thin.any() else None
 
 
 def learned_available() -> bool:
