@@ -138,7 +138,7 @@ def _device(options: FillOptions) -> Any:
 @inpaint_method("structured")
 def fill_structured(crop: np.ndarray, hole: np.ndarray, options: FillOptions) -> np.ndarray:
     """The learned layout rebuilt from the photo's own patches (Telea's layout without the
-    network's weights)."""
+    network's weights); ``options.smooth`` keeps the layout itself."""
     from engine.ops.inpaint.learned import NETWORK_WEIGHT
     from engine.ops.inpaint.structured import structured_fill
 
