@@ -225,9 +225,10 @@ CONFIGS: dict[str, TrainConfig] = {
     "cpu_frame": TrainConfig(crop=192, steps=8000, lr=1e-4, warmup=200, exposure=0.3,
                              frame=0.3, val_key="val_f1_photo"),
     # A seventh cycle from the sixth's export with one more residual block at the finest scale
-    # on each side (the new blocks start as identities): the sixth and a repeat of it from its
-    # own weights reached the same bench figures, so the network's size, not its schedule,
-    # held it; dust, lint and hairlines, a pixel or two wide, were the most often missed.
+    # on each side (the new blocks start as identities): the sixth and repeats of it from its
+    # own weights reached the same bench figures; dust, lint and hairlines, a pixel or two
+    # wide, were the most often missed. Not shipped (the model card says why: half as much
+    # time again for a small gain).
     "cpu_deeper": TrainConfig(blocks=(2, 1, 2, 2), crop=192, steps=6000, lr=2e-4, warmup=200,
                               exposure=0.3, frame=0.3, val_key="val_f1_photo"),
     "tiny_photo": TrainConfig(widths=(8, 16), blocks=(1, 1), crop=32, batch=2, steps=4,
