@@ -136,27 +136,24 @@ def test_the_loss_falls_on_a_fixed_batch() -> None:
     assert loss.item() < 0.8 * first
 
 
-def test_weights_without_the_border_input_start_a_network_with_it() -> None:
+@pytest.mark.parametrize("blocks", [(1, 1), (2, 1)], ids=["same depth", "deeper"])
+def test_earlier_weights_start_a_network_with_the_border_input_and_more_blocks(blocks) -> None:
     plain = recipe.build(recipe.TrainConfig(widths=(8, 16), blocks=(1, 1), border=False))
-    wide = recipe.build(recipe.TrainConfig(widths=(8, 16), blocks=(1, 1)))
-    wide.load_state_dict(widen_inputs(plain.state_dict(), wide))
+    grown = recipe.build(recipe.TrainConfig(widths=(8, 16), blocks=blocks))
+    grown.load_state_dict(fit_initial_weights(plain.state_dict(), grown))
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
-        assert torch.allclose(plain(x), wide(torch.cat([x, torch.rand(1, 1, 32, 32)], 1)),
+        assert torch.allclose(plain(x), grown(torch.cat([x, torch.rand(1, 1, 32, 32)], 1)),
                               atol=1e-6)
 
 
-def test_weights_of_a_shallower_network_start_a_deeper_one_as_it_was() -> None:
-    plain = recipe.build(recipe.TrainConfig(widths=(8, 16), blocks=(1, 1), border=False))
+def test_an_added_block_starts_as_an_identity_that_can_learn() -> None:
+    plain = recipe.build(recipe.TrainConfig(widths=(8, 16), blocks=(1, 1)))
     deeper = recipe.build(recipe.TrainConfig(widths=(8, 16), blocks=(2, 1)))
-    deeper.load_state_dict(fit_initial_weights(plain.state_dict(), deeper))
-    x = torch.rand(1, 3, 32, 32)
-    with torch.no_grad():
-        assert torch.allclose(plain(x), deeper(torch.cat([x, torch.rand(1, 1, 32, 32)], 1)),
-                              atol=1e-6)
-    added = deeper.encoders[0][1]
-    assert added.conv1.weight.abs().sum() > 0          # fresh, so the block can learn
-    assert added.conv2.weight.abs().sum() == 0
+    weights = deepen_stages(plain.state_dict(), deeper)
+    assert widen_inputs(plain.state_dict(), deeper).keys() == plain.state_dict().keys()
+    assert weights["encoders.0.1.conv1.weight"].abs().sum() > 0     # fresh
+    assert weights["encoders.0.1.conv2.weight"].abs().sum() == 0
     other = recipe.build(recipe.TrainConfig(widths=(8, 32), blocks=(1, 1)))
     with pytest.raises(ValueError, match="cannot start from these weights"):
         deepen_stages({k: v for k, v in plain.state_dict().items() if k != "tail.bias"}, other)
