@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 import cv2
 import numpy as np
 
-__all__ = ["as_bool_mask", "blend_inside", "feather_weights", "grow_mask", "hole_radius",
-           "hole_regions", "mask_bbox", "on_mask_region"]
+__all__ = ["as_bool_mask", "blend_inside", "feather_weights", "grow_mask", "hole_depth",
+           "hole_radius", "hole_regions", "mask_bbox", "on_mask_region"]
 
 
 def feather_weights(mask: np.ndarray, feather: float) -> np.ndarray:
@@ -140,10 +140,16 @@ def hole_regions(mask: np.ndarray, margin: int
         yield box, own
 
 
+def hole_depth(hole: np.ndarray) -> np.ndarray:
+    """Each hole pixel's distance (px, float32) to the nearest known pixel, the image's edge
+    counting as known; 0 outside the hole."""
+    return cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+
+
 def hole_radius(hole: np.ndarray) -> float:
     """The hole's thickness: the largest distance (px) from a hole pixel to a known one."""
-    inside = cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 3)
-    return float(inside.max())
+    depth = hole_depth(hole)
+    return float(depth.max()) if depth.size else 0.0
 
 
 def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:

@@ -39,7 +39,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from engine.core.masks import hole_radius
+from engine.core.masks import hole_depth, hole_radius
 from engine.core.progress import CancelToken, Progress, null_progress, sub_range
 from engine.ops.inpaint.diffusion import NAVIER_STOKES, TELEA, diffusion_fill
 from engine.ops.registry import OpError
@@ -265,8 +265,7 @@ def auto_plan(hole: np.ndarray, learned_ok: bool) -> tuple[str, np.ndarray | Non
     smooth : ndarray of bool or None
         For ``structured``: the thin holes it leaves to its layout (None: there are none).
     """
-    inside = cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
-    deep = inside > AUTO_THIN_RADIUS
+    deep = hole_depth(hole) > AUTO_THIN_RADIUS
     if not deep.any():
         return _method_for(False, learned_ok), None
     _, labels = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)

@@ -6,6 +6,7 @@ from engine.core.masks import (
     blend_inside,
     feather_weights,
     grow_mask,
+    hole_depth,
     hole_radius,
     mask_bbox,
     on_mask_region,
@@ -75,3 +76,7 @@ def test_grow_and_thickness():
     band = np.zeros((40, 40), bool)
     band[10:19, :] = True                       # a band 9 px thick: 5 px to its nearest edge
     assert 4.5 <= hole_radius(band) <= 5.5
+    depth = hole_depth(band)
+    assert depth.shape == band.shape and not depth[~band].any()
+    assert depth[10, 20] < depth[14, 20] == depth.max()   # deepest along the band's middle
+    assert hole_radius(np.zeros((0, 0), bool)) == 0.0
