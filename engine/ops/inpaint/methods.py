@@ -39,7 +39,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from engine.core.masks import hole_depth, hole_radius
+from engine.core.masks import hole_depth
 from engine.core.progress import CancelToken, Progress, null_progress, sub_range
 from engine.ops.inpaint.diffusion import NAVIER_STOKES, TELEA, diffusion_fill
 from engine.ops.registry import OpError
@@ -229,28 +229,23 @@ LEARNED_MARGIN = 64
 
 
 def choose_method(crop: np.ndarray, hole: np.ndarray, learned_ok: bool) -> str:
-    """The ``auto`` rule for one hole (see :data:`AUTO_THIN_RADIUS`).
+    """The ``auto`` rule for one hole (see :data:`AUTO_THIN_RADIUS` and :func:`auto_plan`).
 
     Thin damage → ``learned`` (``telea`` without weights); a thicker hole → ``structured``.
     ``crop`` is the hole's surroundings (unused by the present rule, kept for rules that look
     at them).
     """
-    return _method_for(hole_radius(hole) > AUTO_THIN_RADIUS, learned_ok)
-
-
-def _method_for(thick: bool, learned_ok: bool) -> str:
-    if thick:
-        return "structured"
-    return "learned" if learned_ok else "telea"
+    return auto_plan(hole, learned_ok)[0]
 
 
 def auto_plan(hole: np.ndarray, learned_ok: bool) -> tuple[str, np.ndarray | None]:
     """The ``auto`` rule for a group of nearby holes (one crop), hole by hole.
 
-    A group often mixes both kinds: a flake beside a few hairlines. When one of its connected
-    holes is thick, the group goes to ``structured``, and its thin holes take that method's
-    learned layout — what the fast path would give them, at no extra cost — instead of
-    patches; a group of thin holes takes the fast path (:func:`choose_method`'s rule).
+    A hole is thick when it is more than :data:`AUTO_THIN_RADIUS` px deep somewhere. A group
+    often mixes both kinds: a flake beside a few hairlines. When one of its connected holes
+    is thick, the group goes to ``structured``, and its thin holes take that method's learned
+    layout — what the fast path would give them, at no extra cost — instead of patches; a
+    group of thin holes takes the fast path, ``learned`` (``telea`` without weights).
 
     Parameters
     ----------
@@ -267,10 +262,10 @@ def auto_plan(hole: np.ndarray, learned_ok: bool) -> tuple[str, np.ndarray | Non
     """
     deep = hole_depth(hole) > AUTO_THIN_RADIUS
     if not deep.any():
-        return _method_for(False, learned_ok), None
+        return ("learned" if learned_ok else "telea"), None
     _, labels = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
     thin = hole & ~np.isin(labels, np.unique(labels[deep]))
-    return _method_for(True, learned_ok), thin if thin.any() else None
+    return "structured", thin if thin.any() else None
 
 
 def learned_available() -> bool:
