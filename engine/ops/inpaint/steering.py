@@ -10,9 +10,12 @@ after every vote of a level (:class:`LevelSteer`):
 - **Layout.** The difference between the layout's and the fill's low frequencies (Gaussian,
   ``guide_sigma`` px of that level) is added back, so the copied patches follow where the
   learned fill put things (edges, the horizon, a wall's end) instead of drifting.
-- **Contrast.** Each channel gets back the histogram of the known pixels in a ring around the
-  hole (:func:`engine.ops.patchmatch.match_histogram`, as texture optimisation does), so the
-  next search does not prefer the flattest source patches.
+- **Contrast.** Each channel of each connected hole gets back the histogram of the known
+  pixels in a ring around that hole (:class:`HoleHistograms`; the rank-for-rank match of
+  :func:`engine.ops.patchmatch.match_histogram`, as texture optimisation does), so the next
+  search does not prefer the flattest source patches. Hole by hole: a flake in a dark corner
+  matched against the ring of every hole in the crop came out light grey (restore bench image
+  167062: 0.10 mean against 0.05 true, 9 dB lost in that hole).
 - **Sharp votes.** σ² of the vote weights is a low quantile of the match distances (near
   winner-takes-all in the last vote), so each pixel comes from the best-matching patches, not
   from the mean of all of them.
@@ -31,12 +34,12 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from engine.ops.patchmatch import VOTE_QUANTILE, PatchField, match_histogram
+from engine.ops.patchmatch import VOTE_QUANTILE, PatchField
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["LevelSteer", "Steering", "gaussian_blur"]
+__all__ = ["HoleHistograms", "LevelSteer", "Steering", "gaussian_blur"]
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,9 @@ class Steering:
         The finest level steered toward the layout (0: full resolution); finer levels keep
         the detail their matches bring.
     histogram : bool
-        After every vote, give each channel inside the hole the histogram of the known pixels
-        within ``histogram_ring`` px (of that level) of it.
+        After every vote, give each channel inside each connected hole the histogram of the
+        known pixels within ``histogram_ring`` px (of that level) of it that lie nearer to it
+        than to any other hole (:class:`HoleHistograms`).
     histogram_ring : int
         Width of that ring, in pixels of each level.
     vote_quantile : float
@@ -90,6 +94,78 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
                     groups=channels)[0]
 
 
+def _grouped_order(values: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Per row of ``values`` (C×N), the order that sorts by ``groups`` (N), then by value."""
+    by_value = values.argsort(dim=1)
+    return by_value.gather(1, groups[by_value].argsort(dim=1, stable=True))
+
+
+class HoleHistograms:
+    """Each connected hole's histogram, taken from the known pixels around it, to restore.
+
+    The ring is the known pixels within ``ring`` px (chessboard distance) of the hole; a ring
+    pixel belongs to the hole nearest to it, so holes side by side split what lies between
+    them. With one hole this is :func:`engine.ops.patchmatch.match_histogram` against its ring.
+
+    Parameters
+    ----------
+    image : Tensor, C×H×W
+        The level's image (its known pixels give the histograms).
+    hole : ndarray of bool, H×W
+        The level's hole.
+    ring : int
+        Width of the ring in pixels.
+    """
+
+    def __init__(self, image: torch.Tensor, hole: np.ndarray, ring: int) -> None:
+        import torch
+
+        count, holes = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
+        distance, nearest = cv2.distanceTransformWithLabels(
+            (~hole).astype(np.uint8), cv2.DIST_C, 3, labelType=cv2.DIST_LABEL_PIXEL)
+        # Every hole pixel is a seed of its own label; map the labels to the holes.
+        hole_of_seed = np.zeros(int(nearest.max()) + 1, np.int64)
+        hole_of_seed[nearest[hole]] = holes[hole]
+        around = ~hole & (distance <= ring)
+        device = image.device
+        self.inside = torch.from_numpy(np.flatnonzero(hole)).to(device)
+        self.group = torch.from_numpy(holes[hole].astype(np.int64)).to(device)
+        ring_group = torch.from_numpy(hole_of_seed[nearest[around]]).to(device)
+        known = image.reshape(image.shape[0], -1)[:, torch.from_numpy(
+            np.flatnonzero(around)).to(device)]
+        self.reference = known.gather(1, _grouped_order(known, ring_group))
+        self.reference_count = torch.bincount(ring_group, minlength=count)
+        self.reference_start = self.reference_count.cumsum(0) - self.reference_count
+        self.hole_count = torch.bincount(self.group, minlength=count)
+        self.hole_start = self.hole_count.cumsum(0) - self.hole_count
+
+    def restore(self, image: torch.Tensor) -> torch.Tensor:
+        """``image`` (C×H×W) with each hole's values, rank for rank per channel, replaced by
+        its ring's; a hole without a ring pixel keeps its own."""
+        import torch
+
+        channels = image.shape[0]
+        flat = image.reshape(channels, -1)
+        values = flat[:, self.inside]
+        if values.shape[1] == 0 or self.reference.shape[1] == 0:
+            return image
+        order = _grouped_order(values, self.group)
+        group = self.group[order]
+        rank = torch.arange(values.shape[1], device=image.device) - self.hole_start[group]
+        available = self.reference_count[group]
+        pick = ((rank.double() + 0.5) * available.double()
+                / self.hole_count[group].double()).long()
+        pick = self.reference_start[group] + torch.minimum(pick, available - 1).clamp(min=0)
+        ranked = torch.where(available > 0,
+                             self.reference.gather(1, pick.clamp(max=self.reference.shape[1] - 1)),
+                             values.gather(1, order))
+        matched = torch.empty_like(values)
+        matched.scatter_(1, order, ranked)
+        out = flat.clone()
+        out[:, self.inside] = matched
+        return out.reshape(image.shape)
+
+
 class LevelSteer:
     """The steering of one pyramid level (see the module notes).
 
@@ -114,14 +190,8 @@ class LevelSteer:
         self.steering = steering
         self.level = level
         self.where = torch.from_numpy(hole).to(image.device)
-        self.reference = None
-        if steering.histogram:
-            size = 2 * steering.histogram_ring + 1
-            ring = cv2.dilate(hole.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
-            ring &= ~hole
-            if ring.any():
-                index = torch.from_numpy(np.flatnonzero(ring)).to(image.device)
-                self.reference = image.reshape(image.shape[0], -1)[:, index].sort(dim=1).values
+        self.histograms = (HoleHistograms(image, hole, steering.histogram_ring)
+                           if steering.histogram else None)
         self.layout_low = None
         if steering.guide_weight > 0 and level >= steering.guide_from_level:
             if layout is None:
@@ -138,8 +208,8 @@ class LevelSteer:
         import torch
 
         field.vote(self.quantile(last))
-        if self.reference is not None:
-            field.image = match_histogram(field.image, self.reference, self.where)
+        if self.histograms is not None:
+            field.image = self.histograms.restore(field.image)
         if self.layout_low is not None and not last:
             pull = self.steering.guide_weight * (self.layout_low
                                                  - gaussian_blur(field.image,

@@ -12,7 +12,7 @@ the progress and checked for cancel:
 2. **Rebuild.** Multi-scale PatchMatch completion on the shared core
    (:func:`engine.ops.inpaint.exemplar.patchmatch_fill`), started from the layout at its
    coarsest level and steered by it at every level but the finest
-   (:data:`STEERING`: the layout's low frequencies pulled back after each vote, the
+   (:data:`STEERING`: the layout's low frequencies pulled back after each vote, each hole's
    surroundings' histogram restored, sharp votes; see :mod:`engine.ops.inpaint.steering`).
    Every pixel of the result comes from real pixels of the photo, so edges continue across
    the hole and texture keeps its grain and scale — the move that took the texture op from
