@@ -2,8 +2,8 @@
 
 Each method is a small function ``fill(crop, hole, options) -> crop`` registered in
 :data:`INPAINT_METHODS` with :func:`inpaint_method`; the ``inpaint`` op's ``method`` choice lists
-them after ``auto``, which picks one per connected hole (:func:`choose_method`,
-:func:`auto_plan`) and is the default (:data:`DEFAULT_METHOD`).
+them after ``auto``, which picks one per connected hole (:func:`auto_plan`)
+and is the default (:data:`DEFAULT_METHOD`).
 
 ``structured``
     The learned network's layout rebuilt from the photo's own patches by steered multi-scale
@@ -51,7 +51,6 @@ __all__ = [
     "LEARNED_MARGIN",
     "METHOD_CHOICES",
     "FillOptions",
-    "choose_method",
     "context_margin",
     "inpaint_method",
     "PATCH_METHODS",
@@ -226,16 +225,6 @@ def context_margin(radius: int) -> int:
 
 LEARNED_MARGIN = 64
 """Context kept around each hole for the learned method (and for ``auto``'s grouping)."""
-
-
-def choose_method(crop: np.ndarray, hole: np.ndarray, learned_ok: bool) -> str:
-    """The ``auto`` rule for one hole (see :data:`AUTO_THIN_RADIUS` and :func:`auto_plan`).
-
-    Thin damage → ``learned`` (``telea`` without weights); a thicker hole → ``structured``.
-    ``crop`` is the hole's surroundings (unused by the present rule, kept for rules that look
-    at them).
-    """
-    return auto_plan(hole, learned_ok)[0]
 
 
 def auto_plan(hole: np.ndarray, learned_ok: bool) -> tuple[str, np.ndarray | None]:

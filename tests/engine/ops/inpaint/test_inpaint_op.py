@@ -12,7 +12,6 @@ from engine.ops.inpaint.methods import (
     INPAINT_METHODS,
     METHOD_CHOICES,
     auto_plan,
-    choose_method,
     context_margin,
     inpaint_method,
 )
@@ -164,19 +163,18 @@ def test_auto_sends_thin_damage_to_the_fast_path_and_large_holes_to_structured(
     assert np.array_equal(result.image[~mask], image[~mask])
 
 
-def test_choose_method_rule():
-    flat = np.full((120, 120, 3), 0.5, np.float32)
+def test_auto_rule_for_one_hole():
     thick = np.zeros((120, 120), bool)
     thick[30:90, 30:90] = True
     thin = np.zeros((120, 120), bool)
     thin[60:63, 10:110] = True
-    assert choose_method(flat, thin, True) == "learned"
-    assert choose_method(flat, thin, False) == "telea"
-    assert choose_method(flat, thick, True) == "structured"
-    assert choose_method(_texture(120), thick, False) == "structured"
+    assert auto_plan(thin, True)[0] == "learned"
+    assert auto_plan(thin, False)[0] == "telea"
+    assert auto_plan(thick, True)[0] == "structured"
+    assert auto_plan(thick, False)[0] == "structured"
     stroke = np.zeros((120, 120), bool)
     stroke[52:68, 10:110] = True                       # a 16-px brush stroke over an object
-    assert choose_method(flat, stroke, True) == "structured"
+    assert auto_plan(stroke, True)[0] == "structured"
 
 
 def test_auto_plan_leaves_the_thin_holes_beside_a_thick_one_to_the_layout():
