@@ -153,11 +153,11 @@ class HoleHistograms:
         group = self.group[order]
         rank = torch.arange(values.shape[1], device=image.device) - self.hole_start[group]
         available = self.reference_count[group]
-        pick = ((rank.double() + 0.5) * available.double()
-                / self.hole_count[group].double()).long()
-        pick = self.reference_start[group] + torch.minimum(pick, available - 1).clamp(min=0)
-        ranked = torch.where(available > 0,
-                             self.reference.gather(1, pick.clamp(max=self.reference.shape[1] - 1)),
+        offset = ((rank.double() + 0.5) * available.double()
+                  / self.hole_count[group].double()).long()
+        # A hole without ring pixels reads any valid index; its own values are kept below.
+        pick = (self.reference_start[group] + offset).clamp(max=self.reference.shape[1] - 1)
+        ranked = torch.where(available > 0, self.reference.gather(1, pick),
                              values.gather(1, order))
         matched = torch.empty_like(values)
         matched.scatter_(1, order, ranked)
