@@ -158,6 +158,18 @@ def test_grey_samples_have_identical_channels_and_jpeg_stays_in_range() -> None:
         synthesize(clean, rng, kind="speckle")
 
 
+def test_every_config_names_a_described_mix_and_the_gauss_mix_is_mostly_gaussian() -> None:
+    from engine.training.denoise_config import CONFIGS, NOISE_DESCRIPTIONS
+
+    for name, config in CONFIGS.items():
+        assert config.noise in NOISE_MIXES and config.noise in NOISE_DESCRIPTIONS, name
+    rng = np.random.default_rng(4)
+    clean = _photo(1, (32, 32))
+    kinds = [synthesize(clean, rng, NOISE_MIXES["gauss"])[3] for _ in range(400)]
+    assert 0.72 < kinds.count("gaussian") / len(kinds) < 0.88
+    assert set(kinds) == {"gaussian", "poisson_gaussian", "correlated", "jpeg"}
+
+
 def test_validation_split_is_fixed_and_disjoint(tmp_path: Path) -> None:
     files = [tmp_path / f"{i:03d}.jpg" for i in range(60)]
     train, val = recipe.split_files(files, 27)
