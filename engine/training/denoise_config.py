@@ -134,8 +134,8 @@ CONFIGS: dict[str, TrainConfig] = {
     # crops at half size (McMaster, full of fine colour, gained most from them).
     "cpu_chroma2": TrainConfig(crop=128, steps=10000, lr=1e-4, warmup=200,
                                full_chroma_share=0.7, val_key="val_psnr_25_both"),
-    # A seventh cycle from the sixth's export at its final rate's neighbourhood, on mostly
-    # Gaussian noise (the benchmarks' kind), colour at full resolution in 70 % of the crops.
+    # A seventh cycle from the sixth's export at a still lower peak rate, on mostly Gaussian
+    # noise (the benchmarks' kind), colour at full resolution in 70 % of the crops.
     "cpu_gauss": TrainConfig(crop=128, steps=10000, lr=6e-5, warmup=200, noise="gauss",
                              full_chroma_share=0.7, val_key="val_psnr_25_both"),
     "tiny_chroma": TrainConfig(widths=(8, 16, 32), blocks=(1, 1, 1), crop=32, batch=4,
