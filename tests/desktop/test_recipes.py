@@ -255,3 +255,4 @@ def test_the_upscale_recipe_opens_its_result_as_a_new_document(qtbot, window, tm
     # Its window's ops panel offers the recipe that made it, ready to run again.
     assert open_windows()[-1].ops_panel.recipe_combo.currentText() == "Upscale photo"
     big.mark_saved()
+    assert open_windows()[-1].close()  # as a person closes it: its worker is joined
